@@ -1,0 +1,1 @@
+"""Sample workflows for wfsched: quick, sleeping, multi-step and failing ones."""

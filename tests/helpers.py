@@ -1,0 +1,137 @@
+"""Helpers for driving the real ``wfsched`` command and waiting with deadlines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+# Fast settings for tests: short polls and heartbeats, so that deadlines stay small.
+TEST_CONFIG = """\
+[scheduler]
+poll_interval = 0.2
+heartbeat_interval = 0.5
+heartbeat_timeout = 5
+grace_period = 15
+kill_grace = 3
+notify_budget = 2
+"""
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, message: str,
+               interval: float = 0.05) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail with ``message``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s: {message}")
+        time.sleep(interval)
+
+
+class Wfsched:
+    """Runs the real ``wfsched`` command against one test's home and database."""
+
+    def __init__(self, home: Path, database_url: str, python_paths: list[Path]) -> None:
+        self.home = home
+        self.database_url = database_url
+        self.python_paths = list(python_paths)
+        self.extra_env: dict[str, str] = {}
+        (home / "wfsched.toml").write_text(TEST_CONFIG)
+        self._store: Any = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "wfsched.toml"
+
+    def write_config(self, text: str) -> None:
+        """Replace the config file (the test defaults are kept first)."""
+        self.config_path.write_text(TEST_CONFIG + "\n" + text)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("WFSCHED_") and k != "NOTIFY_SOCKET"}
+        env.update({
+            "WFSCHED_HOME": str(self.home),
+            "WFSCHED_DATABASE_URL": self.database_url,
+            "PYTHONPATH": os.pathsep.join(str(p) for p in self.python_paths),
+        })
+        env.update(self.extra_env)
+        return env
+
+    def argv(self, *args: str) -> list[str]:
+        return [PYTHON, "-m", "wfsched_core", *args]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(self.argv(*args), env=self.env, cwd=self.home, text=True,
+                                capture_output=True, timeout=timeout, input=input)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"wfsched {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def trigger(self, workflow: str, count: int = 1, priority: int | None = None,
+                **params: Any) -> list[int]:
+        args = ["trigger", workflow, "--count", str(count)]
+        if priority is not None:
+            args += ["--priority", str(priority)]
+        for key, value in params.items():
+            args += ["--param", f"{key}={value}"]
+        return [int(line) for line in self.run(*args).stdout.split()]
+
+    def popen(self, *args: str, name: str = "scheduler") -> subprocess.Popen[str]:
+        """Start a long-running command; its output goes to files in the home."""
+        out = open(self.home / f"{name}.out", "w")  # noqa: SIM115 - closed by the OS
+        return subprocess.Popen(self.argv(*args), env=self.env, cwd=self.home, text=True,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def output_of(self, name: str = "scheduler") -> str:
+        path = self.home / f"{name}.out"
+        return path.read_text() if path.exists() else ""
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from wfsched_core.store import SqlStore
+
+            self._store = SqlStore(self.database_url)
+            self._store.ensure_schema(auto_create=True)
+        return self._store
+
+    def execution(self, execution_id: int) -> Any:
+        return self.store.get_execution(execution_id)
+
+    def wait_for_status(self, execution_id: int, *statuses: str, timeout: float = 30) -> Any:
+        def reached() -> Any:
+            execution = self.execution(execution_id)
+            return execution if execution.status.value in statuses else None
+
+        return wait_until(reached, timeout,
+                          f"execution {execution_id} to reach {'/'.join(statuses)} "
+                          f"(now {self.execution(execution_id).status.value})")
+
+    def records(self, directory: Path, kind: str) -> list[dict[str, Any]]:
+        """What the test workflows wrote about themselves (see wfsched_testworkflows)."""
+        return [json.loads(p.read_text()) for p in sorted(directory.glob(f"{kind}-*.json"))]
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()

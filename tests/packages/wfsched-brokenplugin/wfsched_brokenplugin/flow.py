@@ -1,0 +1,3 @@
+"""A workflow module that raises on import."""
+
+raise RuntimeError("this workflow module is broken on purpose")

@@ -1,0 +1,107 @@
+"""Test workflows. Each writes what it did to files under ``params["dir"]`` so that a
+test can check from outside what ran, where and when (the workflow's own record)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from wfsched_core import Workflow, step
+
+
+def _record(ctx, kind, **data):
+    directory = ctx.params.get("dir")
+    if not directory:
+        return
+    path = Path(directory) / f"{kind}-{ctx.execution_id}-{ctx.attempt}-{os.getpid()}.json"
+    path.write_text(json.dumps(dict(data, execution_id=ctx.execution_id,
+                                    attempt=ctx.attempt, pid=os.getpid())))
+
+
+class Noop(Workflow):
+    """Do nothing (overhead measurements)."""
+
+    @step
+    def nothing(self, ctx):
+        return None
+
+
+class Mark(Workflow):
+    """Write a marker file: counts how many times an execution really ran."""
+
+    @step
+    def mark(self, ctx):
+        _record(ctx, "ran", host=os.uname().nodename)
+        time.sleep(float(ctx.params.get("seconds", 0)))
+
+
+class RecordInterval(Workflow):
+    """Record its own start and end (wall clock) around a sleep."""
+
+    @step
+    def run(self, ctx):
+        start = time.time()
+        time.sleep(float(ctx.params.get("seconds", 1)))
+        _record(ctx, "interval", start=start, end=time.time())
+
+
+class Crash(Workflow):
+    """Kill itself with SIGKILL (or exit hard) in the middle of a step."""
+
+    retries = 0
+
+    @step
+    def die(self, ctx):
+        _record(ctx, "ran")
+        how = ctx.params.get("how", "sigkill")
+        if how == "exit":
+            os._exit(int(ctx.params.get("code", 3)))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Hang(Workflow):
+    """Sleep a long time (to be killed, cancelled or timed out)."""
+
+    @step
+    def hang(self, ctx):
+        _record(ctx, "started")
+        time.sleep(float(ctx.params.get("seconds", 300)))
+
+
+class WithChild(Workflow):
+    """Start a child process of its own, record both PIDs, then wait."""
+
+    @step
+    def spawn(self, ctx):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        _record(ctx, "child", child_pid=child.pid)
+        time.sleep(float(ctx.params.get("seconds", 300)))
+
+
+class FailThenPass(Workflow):
+    """Fail until attempt `succeed_on` (default 3)."""
+
+    retries = 5
+    retry_delay = 0.2
+    retry_backoff = 2.0
+
+    @step
+    def attempt(self, ctx):
+        _record(ctx, "attempt", time=time.time())
+        if ctx.attempt < int(ctx.params.get("succeed_on", 3)):
+            raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
+
+
+class Chatty(Workflow):
+    """Print, log and raise text that must be shown verbatim (and escaped in HTML)."""
+
+    @step
+    def talk(self, ctx):
+        print("stdout line: <script>alert(1)</script>")
+        print("stderr line", file=sys.stderr)
+        ctx.log.info("log record from step talk")
+        if ctx.params.get("fail"):
+            raise ValueError("<b>bad</b> input")

@@ -1,0 +1,52 @@
+"""The per-invocation application object: settings, plugins and store, built on demand."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from wfsched_core.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from wfsched_core.hooks import PluginHooks
+    from wfsched_core.plugin_manager import WfschedPluginManager
+    from wfsched_core.store import SqlStore
+
+
+class App:
+    """What a command needs, each part built the first time it is asked for."""
+
+    def __init__(self, database_url: str | None = None, config_file: str | None = None,
+                 verbosity: int = 0) -> None:
+        self.database_url = database_url
+        self.config_file = config_file
+        self.verbosity = verbosity
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(database_url=self.database_url, config_file=self.config_file)
+
+    @cached_property
+    def plugin_manager(self) -> WfschedPluginManager:
+        from wfsched_core.plugin_manager import get_plugin_manager
+
+        return get_plugin_manager(self.settings)
+
+    @cached_property
+    def hooks(self) -> PluginHooks:
+        from wfsched_core.hooks import PluginHooks
+
+        hooks = PluginHooks(self.plugin_manager, self.settings)
+        hooks.configure()
+        return hooks
+
+    @cached_property
+    def store(self) -> SqlStore:
+        """The store, with its schema checked (and created on first use for SQLite)."""
+        store = self.hooks.store()
+        store.ensure_schema(auto_create=True)
+        return store
+
+    def raw_store(self) -> SqlStore:
+        """The store without the schema check (for ``db upgrade``)."""
+        return self.hooks.store()

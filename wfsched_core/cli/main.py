@@ -1,0 +1,119 @@
+"""The ``wfsched`` group, its global options, and how errors reach the user."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from wfsched_core.cli.app import App
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_COMMAND_MODULES = (
+    "wfsched_core.cli.run_commands",
+    "wfsched_core.cli.queue_commands",
+    "wfsched_core.cli.show_commands",
+    "wfsched_core.cli.admin_commands",
+)
+
+
+class WfschedGroup(click.Group):
+    """The built-in commands, plus those that plugins add through ``wfsched_cli_commands``."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        app = ctx.find_object(App)
+        if app is None:
+            app = App()
+        try:
+            app.hooks.add_cli_commands(self)
+        except Exception as exc:  # a broken configuration must not hide the built-ins
+            logging.getLogger(__name__).debug("plugin commands not loaded: %s", exc)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands(ctx)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=WfschedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", metavar="URL",
+              help="Database URL (default: SQLite in WFSCHED_HOME).")
+@click.option("--config", "config_file", metavar="FILE", type=str,
+              help="wfsched.toml to read (default: ./wfsched.toml, then WFSCHED_HOME).")
+@click.option("-v", "--verbose", count=True, help="More output; -v shows tracebacks.")
+@click.option("-q", "--quiet", count=True, help="Less output.")
+@click.version_option(package_name="wfsched-core", prog_name="wfsched")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, config_file: str | None,
+        verbose: int, quiet: int) -> None:
+    """wfsched: run workflows as isolated processes, many at once, status in SQL."""
+    verbosity = verbose - quiet
+    ctx.obj = App(database_url, config_file, verbosity)
+    _configure_logging(verbosity)
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+        max(-1, min(verbosity, 2)), logging.DEBUG)
+    if verbosity <= -2:
+        level = logging.CRITICAL
+    root = logging.getLogger()
+    root.handlers = []
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _load_command_modules() -> None:
+    import importlib
+
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``wfsched`` command: exit codes 0 ok, 1 failure, 2 usage."""
+    from wfsched_core.errors import WfschedError
+
+    _load_command_modules()
+    args = sys.argv[1:] if argv is None else argv
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
+                  for a in args)
+    try:
+        result: Any = cli.main(args=args, prog_name="wfsched", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("wfsched: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except WfschedError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"wfsched: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("wfsched: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # output piped into `head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)

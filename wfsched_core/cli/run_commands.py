@@ -1,0 +1,63 @@
+"""``wfsched scheduler`` (the daemon) and ``wfsched execute`` (the worker)."""
+
+from __future__ import annotations
+
+import click
+
+from wfsched_core.cli.app import App
+from wfsched_core.cli.main import cli
+from wfsched_core.cli.output import duration
+
+pass_app = click.make_pass_decorator(App)
+
+
+@cli.command()
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
+              help="Workers at once on this scheduler (default 5).")
+@click.option("--once", is_flag=True,
+              help="Run until nothing is pending or running, then exit (for cron); "
+                   "exit 0 only if every execution completed.")
+@click.option("--spawner", default=None, help="Spawn strategy (default: local).")
+@click.option("--poll-interval", type=click.FloatRange(min=0.01), default=None,
+              help="Seconds between looks at the database when idle (default 2).")
+@click.option("--grace-period", type=click.FloatRange(min=0), default=None,
+              help="Seconds running workers get to finish after SIGTERM (default 30).")
+@pass_app
+def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | None,
+              poll_interval: float | None, grace_period: float | None) -> int:
+    """Claim pending executions and run each in its own worker process."""
+    from wfsched_core.scheduler import Scheduler, SchedulerOptions
+
+    options = SchedulerOptions.from_settings(
+        app.settings, max_concurrent=max_concurrent, once=once, spawner=spawner,
+        poll_interval=poll_interval, grace_period=grace_period)
+    if int(options.max_concurrent) < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--max-concurrent")
+    runner = Scheduler(app.store, app.hooks, app.settings, options)
+    summary = runner.run()
+    if once:
+        from wfsched_core.status import ExecutionStatus as S
+
+        total = len(summary.outcomes)
+        wall = summary.wall_seconds
+        line = (f"ran {total} execution(s): {summary.count(S.COMPLETED)} completed, "
+                f"{summary.count(S.FAILED)} failed, {summary.count(S.CANCELLED)} cancelled, "
+                f"{len(summary.retried)} failed and retried "
+                f"in {duration(wall)}")
+        if total and wall > 0:
+            line += (f"; one after another they would have taken "
+                     f"{duration(summary.busy_seconds)} "
+                     f"(speed-up {summary.busy_seconds / wall:.1f}x)")
+        click.echo(line)
+        return 0 if summary.all_completed else 1
+    return 0
+
+
+@cli.command()
+@click.argument("execution_id", type=int)
+@pass_app
+def execute(app: App, execution_id: int) -> int:
+    """Run one execution in this process (what the scheduler starts for each)."""
+    from wfsched_core.worker import run_execution
+
+    return run_execution(execution_id, app.store, app.hooks, app.settings)

@@ -1,0 +1,155 @@
+"""Read-only commands: ``workflows list``, ``executions list|show``, ``logs``, ``plugins list``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from wfsched_core.cli.app import App
+from wfsched_core.cli.main import cli
+from wfsched_core.cli.output import duration, echo_json, echo_table
+from wfsched_core.status import ExecutionStatus
+
+pass_app = click.make_pass_decorator(App)
+STATUS_CHOICE = click.Choice([s.value for s in ExecutionStatus])
+
+
+@cli.group()
+def workflows() -> None:
+    """The workflows installed packages provide."""
+
+
+@workflows.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def workflows_list(app: App, as_json: bool) -> None:
+    """Every workflow: description, schedule, last run; broken ones with the reason."""
+    from wfsched_core.workflow_listing import describe_workflows
+
+    entries = describe_workflows(app.hooks.catalog(), app.store)
+    if as_json:
+        echo_json(entries)
+        return
+    echo_table(
+        ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "LAST STATUS", "DESCRIPTION"],
+        [[e["name"], e["schedule_text"], e["next_run"], e["last_executed"], e["last_status"],
+          f"BROKEN: {e['broken']}" if e["broken"] else e["description"]] for e in entries],
+    )
+
+
+@cli.group()
+def executions() -> None:
+    """Executions: what ran, runs and waits."""
+
+
+@executions.command("list")
+@click.option("--status", type=STATUS_CHOICE, help="Only executions in this status.")
+@click.option("--workflow", help="Only executions of this workflow.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (contract fields).")
+@pass_app
+def executions_list(app: App, status: str | None, workflow: str | None, limit: int,
+                    as_json: bool) -> None:
+    """The newest executions first."""
+    rows = app.store.list_executions(status=status, workflow=workflow, limit=limit)
+    if as_json:
+        echo_json([e.to_json() for e in rows])
+        return
+    echo_table(
+        ["ID", "WORKFLOW", "STATUS", "TRIGGER", "ATTEMPT", "PRIO", "CREATED", "DURATION",
+         "HOST", "PID", "NOTE"],
+        [[e.id, e.workflow, e.status.value, e.trigger.value, e.attempt, e.priority,
+          e.created_at, duration(e.duration), e.host, e.pid,
+          e.error or (f"waiting: {e.wait_reason}" if e.wait_reason else None)] for e in rows],
+    )
+
+
+@executions.command("show")
+@click.argument("execution_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def executions_show(app: App, execution_id: int, as_json: bool) -> None:
+    """One execution with its steps."""
+    from wfsched_core.execution_log import log_path
+
+    execution = app.store.get_execution(execution_id)
+    steps = app.store.steps(execution_id)
+    data: dict[str, Any] = execution.to_json(full=True)
+    data["steps"] = [s.to_json() for s in steps]
+    data["log"] = str(log_path(app.settings.logs_dir, execution_id))
+    if as_json:
+        echo_json(data)
+        return
+    for key in ("id", "workflow", "status", "trigger", "attempt", "retry_of", "priority",
+                "params", "created_at", "not_before", "started_at", "finished_at", "host",
+                "pid", "spawner", "claimed_by", "exit_code", "error", "wait_reason", "log"):
+        if data.get(key) not in (None, {}, ""):
+            click.echo(f"{key + ':':<13}{data[key]}")
+    click.echo(f"{'duration:':<13}{duration(execution.duration)}")
+    if steps:
+        click.echo("steps:")
+        for s in steps:
+            click.echo(f"  {s.position}. {s.name:<20} {s.status.value:<10} "
+                       f"{duration(s.duration):>8}  {s.error or ''}".rstrip())
+    if execution.error_detail:
+        click.echo("traceback:")
+        click.echo(execution.error_detail.rstrip())
+
+
+@cli.command()
+@click.argument("execution_id", type=int)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the execution ends.")
+@pass_app
+def logs(app: App, execution_id: int, follow: bool) -> None:
+    """Print the log of an execution."""
+    from wfsched_core.execution_log import log_path
+
+    execution = app.store.get_execution(execution_id)  # unknown id: a clear error
+    path = log_path(app.settings.logs_dir, execution_id)
+    position = 0
+    while True:
+        position = _copy_new_output(path, position)
+        if not follow or execution.status.is_final:
+            break
+        time.sleep(0.25)  # following a file: nothing to wait on but time
+        execution = app.store.get_execution(execution_id)
+    _copy_new_output(path, position)
+
+
+def _copy_new_output(path: Any, position: int) -> int:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(position)
+            data = handle.read()
+    except FileNotFoundError:
+        return position
+    if data:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return position + len(data)
+
+
+@cli.group()
+def plugins() -> None:
+    """The plugins wfsched loaded (built-in and installed)."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def plugins_list(app: App, as_json: bool) -> None:
+    """Every plugin with its distribution, version, hooks, origin and any error."""
+    infos = app.plugin_manager.plugin_infos()
+    if as_json:
+        echo_json([i.to_json() for i in infos])
+        return
+    echo_table(
+        ["NAME", "DISTRIBUTION", "VERSION", "SOURCE", "HOOKS / ERROR"],
+        [[i.name, i.distribution, i.version, i.source,
+          "BLOCKED" if i.blocked else (f"ERROR: {i.error}" if i.error
+                                       else ", ".join(h.removeprefix("wfsched_") for h in i.hooks))]
+         for i in infos],
+    )

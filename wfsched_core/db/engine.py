@@ -1,0 +1,112 @@
+"""Engines per database kind: drivers, time-outs, SQLite's WAL, and masked URLs.
+
+Every dialect difference that is about *connecting* lives here; differences in queries
+live in the store.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from wfsched_core.errors import DatabaseError, UsageError
+
+CONNECT_TIMEOUT = 5  # seconds: an unreachable host fails fast instead of hanging
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# (backend, preferred driver module, driver name, extra to install)
+_DRIVERS = {
+    "postgresql": ("psycopg", "psycopg", "wfsched-core[postgresql]"),
+    "mysql": ("pymysql", "pymysql", "wfsched-core[mysql]"),
+    "mariadb": ("pymysql", "pymysql", "wfsched-core[mysql]"),
+}
+
+
+def parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise UsageError(f"malformed database URL {mask_url(url)!r}")
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ``***`` (safe to print and log)."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+        return parsed.render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<malformed database URL>"
+
+
+def normalise_url(url: URL) -> URL:
+    """Pick the driver we ship extras for when the URL names only the backend."""
+    backend = url.get_backend_name()
+    if backend in _DRIVERS and "+" not in url.drivername:
+        module, driver, _extra = _DRIVERS[backend]
+        if importlib.util.find_spec(module) is not None:
+            return url.set(drivername=f"{backend}+{driver}")
+    return url
+
+
+def make_engine(url_text: str) -> Engine:
+    """An engine for ``url_text``; a missing driver names the package to install."""
+    url = normalise_url(parse_url(url_text))
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite":
+        _prepare_sqlite_path(url)
+        kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                   "check_same_thread": False}}
+    elif backend == "postgresql" or backend in ("mysql", "mariadb"):
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    try:
+        engine = create_engine(url, **kwargs)
+    except ModuleNotFoundError as exc:
+        extra = _DRIVERS.get(backend, (None, None, "the DBAPI driver"))[2]
+        raise DatabaseError(
+            f"the database driver for {url.drivername} is not installed ({exc.name}); "
+            f"install it with: pip install \"{extra}\""
+        )
+    except ArgumentError as exc:
+        raise UsageError(f"unusable database URL {mask_url(url)}: {exc}")
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _prepare_sqlite_path(url: URL) -> None:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for writes.
+
+    pysqlite starts transactions lazily and upgrades a read lock to a write lock in the
+    middle of one, which fails at once with ``database is locked`` when another process
+    wrote meanwhile (the busy timeout does not apply to upgrades). Writing transactions
+    therefore take the write lock up front; reading ones stay deferred and never block.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get("wfsched_write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,103 @@
+"""Per-execution log files under ``WFSCHED_HOME/logs``: paths, capture and tails."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+# Set by spawners that already point the worker's stdout/stderr at the log file.
+ENV_LOG_CAPTURED = "WFSCHED_LOG_CAPTURED"
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def log_path(logs_dir: Path, execution_id: int) -> Path:
+    return logs_dir / f"{execution_id}.log"
+
+
+def open_for_worker(path: Path) -> IO[bytes]:
+    """Open (append) the log file a spawner hands to a worker as stdout and stderr.
+
+    Raises OSError (unwritable directory, full disk) for the caller to record as the
+    execution's failure.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "ab", buffering=0)  # noqa: SIM115 - handed to the child
+
+
+class _Tee(io.TextIOBase):
+    """Write to the log file and to the terminal the worker was started from."""
+
+    def __init__(self, *streams: IO[str]) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+            stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+class ExecutionLogCapture:
+    """Route a worker's output and log records into its execution's log file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._saved: tuple[Any, Any] | None = None
+        self._handler: logging.Handler | None = None
+        self._file: IO[str] | None = None
+        self._saved_handlers: list[logging.Handler] = []
+
+    def __enter__(self) -> ExecutionLogCapture:
+        if not os.environ.get(ENV_LOG_CAPTURED):
+            # run by hand: keep showing output, and also write it to the log file
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self._saved = (sys.stdout, sys.stderr)
+            sys.stdout = _Tee(self._file, sys.stdout)  # type: ignore[assignment]
+            sys.stderr = _Tee(self._file, sys.stderr)  # type: ignore[assignment]
+        else:
+            # line-buffer so that `logs --follow` and a crash lose nothing
+            for stream in (sys.stdout, sys.stderr):
+                reconfigure = getattr(stream, "reconfigure", None)
+                if reconfigure:
+                    reconfigure(line_buffering=True)
+        self._handler = logging.StreamHandler(sys.stderr)
+        self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root = logging.getLogger()
+        self._saved_handlers = root.handlers[:]
+        root.handlers = [self._handler]  # the CLI's own handler would write every line twice
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handler is not None:
+            logging.getLogger().handlers = self._saved_handlers
+        if self._saved is not None:
+            sys.stdout, sys.stderr = self._saved
+        if self._file is not None:
+            self._file.close()
+
+
+def tail(path: Path, lines: int = 20) -> list[str]:
+    """The last ``lines`` lines of a log file (empty when there is none)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            data = handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    return data.splitlines()[-lines:]

@@ -1,0 +1,164 @@
+"""A typed facade over ``pm.hook``: the only place the core calls hooks.
+
+Lifecycle events and admission are called one plugin at a time, each in a thread with a
+time budget, so a notifier that raises or hangs never fails or blocks an execution.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from wfsched_core.errors import ConfigError, DatabaseError, WfschedError
+
+if TYPE_CHECKING:
+    import click
+
+    from wfsched_core.catalog import Catalog
+    from wfsched_core.config import Settings
+    from wfsched_core.plugin_manager import WfschedPluginManager
+    from wfsched_core.records import Execution, SchedulerRow, StepRecord
+    from wfsched_core.spawning import SpawnerFactory
+    from wfsched_core.store import SqlStore
+    from wfsched_core.workflow import WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+
+class PluginHooks:
+    """Call sites of every hook, typed, guarded where a plugin must not do harm."""
+
+    def __init__(self, pm: WfschedPluginManager, settings: Settings) -> None:
+        self.pm = pm
+        self.settings = settings
+        self.budget = float(settings.scheduler_option("notify_budget"))
+        self._catalog: Catalog | None = None
+
+    # configuration
+    def configure(self) -> None:
+        """Let each plugin validate its table; a ConfigError stops the command."""
+        for impl in self.pm.hook.wfsched_configure.get_hookimpls():
+            try:
+                impl.function(self.settings)
+            except WfschedError:
+                raise
+            except Exception as exc:
+                raise ConfigError(f"plugin {impl.plugin_name}: {exc}")
+
+    # discovery
+    def catalog(self) -> Catalog:
+        """The workflows announced by every plugin (built once per process)."""
+        if self._catalog is None:
+            from wfsched_core.catalog import WorkflowRegistrar
+
+            registrar = WorkflowRegistrar(self.settings)
+            for impl in reversed(self.pm.hook.wfsched_workflows.get_hookimpls()):
+                registrar.current_plugin = impl.plugin_name
+                try:
+                    impl.function(registrar)
+                except Exception as exc:
+                    log.error("plugin %s failed to list workflows: %s", impl.plugin_name, exc)
+            self._catalog = registrar.build()
+        return self._catalog
+
+    # spawning
+    def spawner_factories(self) -> dict[str, SpawnerFactory]:
+        from wfsched_core.spawning import SpawnerRegistrar
+
+        registrar = SpawnerRegistrar()
+        for impl in reversed(self.pm.hook.wfsched_spawners.get_hookimpls()):
+            registrar.current_plugin = impl.plugin_name
+            try:
+                impl.function(registrar)
+            except Exception as exc:
+                log.error("plugin %s failed to list spawners: %s", impl.plugin_name, exc)
+        return registrar.factories
+
+    # storage
+    def store(self, url: str | None = None) -> SqlStore:
+        store = self.pm.hook.wfsched_store(url=url or self.settings.database_url,
+                                           settings=self.settings)
+        if store is None:
+            raise DatabaseError(f"no installed plugin provides a store for {url!r}")
+        return store
+
+    # admission
+    def admission_reason(self, execution: Execution, spec: WorkflowSpec | None) -> str | None:
+        """The first reason a plugin gives to hold ``execution`` back, or None to admit."""
+        for impl in self.pm.hook.wfsched_admit.get_hookimpls():
+            reason = self._call_guarded(impl, {"execution": execution, "spec": spec})
+            if reason:
+                return str(reason)
+        return None
+
+    # command line
+    def add_cli_commands(self, cli: click.Group) -> None:
+        for impl in self.pm.hook.wfsched_cli_commands.get_hookimpls():
+            before = dict(cli.commands)
+            try:
+                impl.function(cli)
+            except Exception as exc:
+                log.error("plugin %s failed to add commands: %s", impl.plugin_name, exc)
+            for name in before:
+                if cli.commands.get(name) is not before[name]:
+                    log.error("plugin %s tried to replace command %r; kept the original",
+                              impl.plugin_name, name)
+                    cli.commands[name] = before[name]
+
+    # lifecycle events
+    def execution_queued(self, execution: Execution) -> None:
+        self._fire("wfsched_execution_queued", execution=execution)
+
+    def execution_started(self, execution: Execution) -> None:
+        self._fire("wfsched_execution_started", execution=execution)
+
+    def step_finished(self, execution: Execution, step: StepRecord) -> None:
+        self._fire("wfsched_step_finished", execution=execution, step=step)
+
+    def execution_completed(self, execution: Execution) -> None:
+        self._fire("wfsched_execution_completed", execution=execution)
+
+    def execution_failed(self, execution: Execution, will_retry: bool) -> None:
+        self._fire("wfsched_execution_failed", execution=execution, will_retry=will_retry)
+
+    def execution_cancelled(self, execution: Execution) -> None:
+        self._fire("wfsched_execution_cancelled", execution=execution)
+
+    def execution_timed_out(self, execution: Execution, will_retry: bool) -> None:
+        self._fire("wfsched_execution_timed_out", execution=execution, will_retry=will_retry)
+
+    def scheduler_started(self, scheduler: SchedulerRow) -> None:
+        self._fire("wfsched_scheduler_started", scheduler=scheduler)
+
+    def scheduler_stopping(self, scheduler: SchedulerRow, reason: str) -> None:
+        self._fire("wfsched_scheduler_stopping", scheduler=scheduler, reason=reason)
+
+    def _fire(self, hook_name: str, **kwargs: Any) -> None:
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            self._call_guarded(impl, kwargs)
+
+    def _call_guarded(self, impl: Any, kwargs: dict[str, Any]) -> Any:
+        """Call one hook implementation in a thread; log errors and overruns, never raise."""
+        args = [kwargs[name] for name in impl.argnames]
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = impl.function(*args)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                outcome["error"] = exc
+
+        name = f"{impl.plugin_name}:{impl.function.__name__}"
+        thread = threading.Thread(target=run, name=f"wfsched-hook {name}", daemon=True)
+        thread.start()
+        thread.join(self.budget)
+        if thread.is_alive():
+            log.warning("plugin %s did not return within %.1fs; going on without it",
+                        name, self.budget)
+            return None
+        if "error" in outcome:
+            exc = outcome["error"]
+            log.error("plugin %s raised %s: %s", name, type(exc).__name__, exc)
+            return None
+        return outcome.get("value")

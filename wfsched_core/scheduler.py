@@ -1,0 +1,476 @@
+"""The scheduler: claim pending executions, start a worker for each, watch them, repeat.
+
+Never more than ``max_concurrent`` workers at once. A worker's exit wakes the loop at
+once; otherwise it sleeps until the poll interval, a heartbeat or a deadline is due.
+The loop does no work proportional to history: every query it runs is indexed on
+``status`` or on the owner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from wfsched_core.errors import DatabaseError, WfschedError
+from wfsched_core.execution_log import ENV_LOG_CAPTURED, log_path
+from wfsched_core.processes import hostname
+from wfsched_core.records import Execution, SchedulerRow, utcnow
+from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
+from wfsched_core.retry import next_attempt_at
+from wfsched_core.spawning import (
+    Liveness,
+    Spawner,
+    SpawnRequest,
+    WorkerHandle,
+    WorkerState,
+    build_spawner,
+)
+from wfsched_core.status import ExecutionStatus
+from wfsched_core.worker import ENV_OWNER
+
+if TYPE_CHECKING:
+    from wfsched_core.config import Settings
+    from wfsched_core.hooks import PluginHooks
+    from wfsched_core.store import SqlStore
+    from wfsched_core.workflow import WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SchedulerOptions:
+    """How one scheduler runs (command-line options over ``[scheduler]`` settings)."""
+
+    max_concurrent: int = 5
+    once: bool = False
+    spawner: str = "local"
+    poll_interval: float = 2.0
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 30.0
+    grace_period: float = 30.0
+    kill_grace: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SchedulerOptions:
+        values = {key: settings.scheduler_option(key) for key in (
+            "max_concurrent", "spawner", "poll_interval", "heartbeat_interval",
+            "heartbeat_timeout", "grace_period", "kill_grace")}  # fmt: skip
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass
+class Tracked:
+    """A worker this scheduler watches."""
+
+    execution: Execution
+    spawner: Spawner | None
+    handle: WorkerHandle
+    spec: WorkflowSpec | None
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class RunSummary:
+    """What one scheduler run did (printed at the end of ``--once``)."""
+
+    outcomes: dict[int, ExecutionStatus] = field(default_factory=dict)
+    # failed attempts whose retry this run also ran: the retry's outcome is what counts
+    retried: set[int] = field(default_factory=set)
+    busy_seconds: float = 0.0  # sum of the executions' own durations
+    first_start: float | None = None
+    last_end: float | None = None
+
+    @property
+    def wall_seconds(self) -> float:
+        if self.first_start is None or self.last_end is None:
+            return 0.0
+        return self.last_end - self.first_start
+
+    def count(self, status: ExecutionStatus) -> int:
+        return sum(1 for i, s in self.outcomes.items() if s is status and i not in self.retried)
+
+    @property
+    def all_completed(self) -> bool:
+        return all(s is ExecutionStatus.COMPLETED for i, s in self.outcomes.items()
+                   if i not in self.retried)
+
+
+class Scheduler:
+    """One ``wfsched scheduler`` process."""
+
+    def __init__(self, store: SqlStore, hooks: PluginHooks, settings: Settings,
+                 options: SchedulerOptions) -> None:
+        self.store = store
+        self.hooks = hooks
+        self.settings = settings
+        self.options = options
+        self.id = uuid.uuid4().hex[:16]
+        self.host = hostname()
+        self.tracked: dict[int, Tracked] = {}
+        self.summary = RunSummary()
+        self._wake = threading.Event()
+        self._stop_signals = 0
+        self._spawners: dict[str, Spawner] = {}
+        self._factories = hooks.spawner_factories()
+        self._row: SchedulerRow | None = None
+        self._lock: Any = None
+        self._next_heartbeat = 0.0
+        self._next_recovery = 0.0
+
+    # --- start and stop --------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Everything that can fail on bad input, before anything runs."""
+        self._spawner(self.options.spawner).check_available()
+        self.catalog = self.hooks.catalog()
+        self.specs = self.catalog.all()
+        if self.store.single_scheduler:
+            self._take_sqlite_lock()
+
+    def run(self) -> RunSummary:
+        """Run until stopped (or, with ``once``, until nothing is pending or running)."""
+        self.prepare()
+        self._register()
+        previous = self._install_signal_handlers()
+        reason = "stopped by signal"
+        try:
+            self.hooks.scheduler_started(self._row)  # type: ignore[arg-type]
+            while True:
+                self._tick()
+                if self.stopping:
+                    break
+                if self.options.once and self._drained():
+                    reason = "nothing left to do (--once)"
+                    break
+                self._sleep()
+            self.hooks.scheduler_stopping(self._row, reason)  # type: ignore[arg-type]
+            self._shut_down()
+        finally:
+            self._unregister()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return self.summary
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_signals > 0
+
+    def request_stop(self) -> None:
+        """Stop claiming; a second call also stops the running workers."""
+        self._stop_signals += 1
+        self._wake.set()
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.warning("received %s: %s", signal.Signals(signum).name,
+                        "stopping the running workers" if self.stopping
+                        else "no new work; waiting for the running workers")
+            self.request_stop()
+
+        previous = {}
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, on_signal)
+        return previous
+
+    def _take_sqlite_lock(self) -> None:
+        from wfsched_core.scheduler_lock import SqliteSchedulerLock, sqlite_database_path
+
+        path = sqlite_database_path(self.store.engine.url.database)
+        if path is not None:
+            self._lock = SqliteSchedulerLock(path)
+            self._lock.acquire(f"scheduler {self.id}, pid {os.getpid()} on {self.host}")
+
+    def _register(self) -> None:
+        from wfsched_core import __version__
+
+        now = utcnow()
+        self._row = SchedulerRow(self.id, self.host, os.getpid(), now, now, __version__,
+                                 max_concurrent=self.options.max_concurrent)
+        self.store.register_scheduler(self._row)
+        self._next_heartbeat = time.monotonic() + self.options.heartbeat_interval
+
+    def _unregister(self) -> None:
+        try:
+            self.store.scheduler_stopped(self.id)
+        except Exception as exc:
+            log.warning("could not record the scheduler's stop: %s", exc)
+        if self._lock is not None:
+            self._lock.release()
+
+    # --- the loop --------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        try:
+            now = time.monotonic()
+            if now >= self._next_heartbeat:
+                self.store.scheduler_heartbeat(self.id)
+                self._next_heartbeat = now + self.options.heartbeat_interval
+            self._reap()
+            self._act_on_owned()
+            if now >= self._next_recovery:
+                self._recover()
+                self._next_recovery = now + max(self.options.heartbeat_interval, 1.0)
+            if not self.stopping:
+                self._claim_and_start()
+        except (DatabaseError, *_operational_errors()) as exc:
+            log.error("database unavailable, retrying in %.1fs: %s",
+                      self.options.poll_interval, str(exc).splitlines()[0])
+            self._wake.wait(self.options.poll_interval)
+
+    def _sleep(self) -> None:
+        timeout = self.options.poll_interval
+        deadlines = [t.started + t.spec.timeout for t in self.tracked.values()
+                     if t.spec is not None and t.spec.timeout]
+        if deadlines:
+            timeout = min(timeout, max(0.0, min(deadlines) - time.monotonic()))
+        timeout = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
+        self._wake.wait(timeout)
+        self._wake.clear()
+
+    def _drained(self) -> bool:
+        if self.tracked:
+            return False
+        counts = self.store.count_by_status()
+        return not counts.get("pending") and not counts.get("running")
+
+    # --- starting workers ------------------------------------------------------------
+
+    def _claim_and_start(self) -> None:
+        free = self.options.max_concurrent - len(self.tracked)
+        if free <= 0:
+            return
+        for execution in self.store.claim_pending(self.id, free, admit=self._admission):
+            self._start_worker(execution)
+
+    def _admission(self, execution: Execution) -> str | None:
+        return self.hooks.admission_reason(execution, self.specs.get(execution.workflow))
+
+    def _start_worker(self, execution: Execution) -> None:
+        spec = self.specs.get(execution.workflow)
+        try:
+            spawner = self._spawner((spec.spawner if spec else None) or self.options.spawner)
+            handle = spawner.start(self._spawn_request(execution, spec))
+        except WfschedError as exc:
+            log.error("cannot start execution %s: %s", execution.id, exc)
+            self._fail(execution, spec, f"could not start its worker: {exc}",
+                       expected=(ExecutionStatus.PENDING,))
+            return
+        self.store.record_handle(execution.id, self.id, spawner.name, handle.data, handle.pid)
+        self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
+        if self.summary.first_start is None:
+            self.summary.first_start = time.monotonic()
+        log.info("started %s #%s with %s (pid %s)", execution.workflow, execution.id,
+                 spawner.name, handle.pid)
+
+    def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None) -> SpawnRequest:
+        env = dict(os.environ)
+        env.update({
+            "WFSCHED_DATABASE_URL": self.settings.database_url,
+            "WFSCHED_HOME": str(self.settings.home),
+            ENV_OWNER: self.id,
+            ENV_LOG_CAPTURED: "1",
+            "PYTHONUNBUFFERED": "1",
+        })
+        if self.settings.config_path is not None:
+            env["WFSCHED_CONFIG"] = str(self.settings.config_path.resolve())
+        argv = [sys.executable, "-m", "wfsched_core", "execute", str(execution.id)]
+        return SpawnRequest(execution.id, argv, env,
+                            log_path(self.settings.logs_dir, execution.id), spec,
+                            on_exit=self._wake.set)
+
+    def _spawner(self, name: str) -> Spawner:
+        if name not in self._spawners:
+            self._spawners[name] = build_spawner(self._factories, name, self.settings)
+        return self._spawners[name]
+
+    # --- watching workers ------------------------------------------------------------
+
+    def _reap(self) -> None:
+        for tracked in list(self.tracked.values()):
+            state = self._poll(tracked)
+            if state.liveness is Liveness.EXITED:
+                self._worker_exited(tracked, state)
+
+    def _poll(self, tracked: Tracked) -> WorkerState:
+        if tracked.spawner is None:
+            return WorkerState(Liveness.UNKNOWN)
+        return tracked.spawner.poll(tracked.handle)
+
+    def _worker_exited(self, tracked: Tracked, state: WorkerState) -> None:
+        execution = self.store.get_execution(tracked.execution.id)
+        if not execution.status.is_final:
+            what = state.reason or "exited"
+            execution = self._fail(
+                execution, tracked.spec, f"worker {what} without recording a final status",
+                exit_code=state.exit_code,
+                expected=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING),
+            ) or self.store.get_execution(execution.id)
+        self._untrack(execution)
+
+    def _untrack(self, execution: Execution) -> None:
+        self.tracked.pop(execution.id, None)
+        self.summary.outcomes[execution.id] = execution.status
+        if execution.retry_of is not None:
+            self.summary.retried.add(execution.retry_of)
+        self.summary.last_end = time.monotonic()
+        if execution.duration:
+            self.summary.busy_seconds += execution.duration
+
+    def _act_on_owned(self) -> None:
+        """Cancel requests, timeouts and heartbeats of the workers this scheduler owns."""
+        if not self.tracked:
+            return
+        limit = self.store.expired_before(self.options.heartbeat_timeout)
+        now = time.monotonic()
+        for execution in self.store.owned_executions(self.id, [ExecutionStatus.RUNNING]):
+            tracked = self.tracked.get(execution.id)
+            if tracked is None:
+                continue
+            tracked.execution = execution
+            if execution.cancel_requested:
+                self._end_and_stop(tracked, ExecutionStatus.CANCELLED, "cancelled while running")
+            elif tracked.spec and tracked.spec.timeout and \
+                    now - tracked.started > tracked.spec.timeout:
+                self._end_and_stop(tracked, ExecutionStatus.FAILED,
+                                   f"timeout: still running after {tracked.spec.timeout:g}s",
+                                   timed_out=True)
+            elif (tracked.spawner is None or not tracked.spawner.sees_process) and \
+                    execution.heartbeat_at is not None and execution.heartbeat_at < limit:
+                self._end_and_stop(tracked, ExecutionStatus.FAILED,
+                                   "worker lost: its heartbeat stopped")
+
+    def _end_and_stop(self, tracked: Tracked, status: ExecutionStatus, reason: str,
+                      *, timed_out: bool = False) -> None:
+        """Record the outcome first (so the worker cannot record another), then stop it."""
+        if status is ExecutionStatus.CANCELLED:
+            finished = self.store.finish_execution(tracked.execution.id, status, error=reason)
+            if finished is not None:
+                self.hooks.execution_cancelled(finished.execution)
+        else:
+            self._fail(tracked.execution, tracked.spec, reason, timed_out=timed_out)
+        self._stop_worker(tracked)
+
+    def _stop_worker(self, tracked: Tracked) -> None:
+        if tracked.spawner is None:
+            return
+        spawner, handle = tracked.spawner, tracked.handle
+        threading.Thread(target=spawner.stop, args=(handle, self.options.kill_grace),
+                         name=f"wfsched-stop-{tracked.execution.id}", daemon=True).start()
+
+    def _fail(self, execution: Execution, spec: WorkflowSpec | None, reason: str, *,
+              exit_code: int | None = None, timed_out: bool = False,
+              expected: tuple[ExecutionStatus, ...] = (ExecutionStatus.RUNNING,),
+              ) -> Execution | None:
+        """Compare-and-set to ``failed`` with ``reason``; queue a retry; fire the events."""
+        retry_at = next_attempt_at(spec, execution.attempt)
+        finished = self.store.finish_execution(
+            execution.id, ExecutionStatus.FAILED, expected=expected, exit_code=exit_code,
+            error=reason, retry_at=retry_at)
+        if finished is None:
+            return None
+        will_retry = finished.retry is not None
+        if finished.retry is not None:
+            self.hooks.execution_queued(finished.retry)
+        if timed_out:
+            self.hooks.execution_timed_out(finished.execution, will_retry)
+        self.hooks.execution_failed(finished.execution, will_retry)
+        if execution.id not in self.tracked:
+            self.summary.outcomes[execution.id] = ExecutionStatus.FAILED
+        return finished.execution
+
+    # --- recovery --------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        live = live_scheduler_ids(self.store, self.id, self.host,
+                                  self.options.heartbeat_timeout,
+                                  others_are_dead=self._lock is not None)
+        release_dead_claims(self.store, live)
+        verdicts = judge_orphans(self.store, live, set(self.tracked),
+                                 self.options.heartbeat_timeout, self._probe)
+        for verdict in verdicts:
+            execution = verdict.execution
+            spec = self.specs.get(execution.workflow)
+            if verdict.adopt:
+                self._adopt(execution, spec)
+            else:
+                log.warning("execution %s: %s", execution.id, verdict.reason)
+                self._fail(execution, spec, verdict.reason)
+
+    def _adopt(self, execution: Execution, spec: WorkflowSpec | None) -> None:
+        if not self.store.adopt(execution.id, execution.claimed_by, self.id):
+            return
+        spawner = None
+        if execution.spawner and execution.spawner in self._factories:
+            spawner = self._spawner(execution.spawner)
+        handle = WorkerHandle(execution.spawner or "unknown", execution.worker_handle or {},
+                              pid=execution.pid)
+        self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
+        log.warning("adopted running execution %s (pid %s on %s) from %s", execution.id,
+                    execution.pid, execution.host, execution.claimed_by)
+
+    def _probe(self, execution: Execution) -> WorkerState | None:
+        """Ask the execution's spawn strategy whether its worker lives (None: cannot tell)."""
+        if execution.host != self.host:
+            return None
+        name = execution.spawner
+        if name and name in self._factories and execution.worker_handle:
+            spawner = self._spawner(name)
+            if spawner.sees_process:
+                return spawner.poll(WorkerHandle(name, execution.worker_handle,
+                                                 pid=execution.pid))
+            return None
+        if execution.pid:  # started by hand on this host: its PID is all we have
+            from wfsched_core.processes import is_same_process_alive
+
+            alive = is_same_process_alive(execution.pid, None)
+            return WorkerState(Liveness.ALIVE if alive else Liveness.EXITED,
+                               reason=None if alive else "is gone")
+        return None
+
+    # --- shutting down ---------------------------------------------------------------
+
+    def _shut_down(self) -> None:
+        """Wait for running workers (grace period, or until a second signal), then stop."""
+        deadline = time.monotonic() + self.options.grace_period
+        waiting = self._workers_to_wait_for()
+        if waiting:
+            log.warning("waiting up to %.0fs for %d running worker(s); signal again to stop "
+                        "them now", self.options.grace_period, len(waiting))
+        while self._workers_to_wait_for() and self._stop_signals < 2 \
+                and time.monotonic() < deadline:
+            self._wake.wait(min(self.options.poll_interval, max(0.0, deadline - time.monotonic())))
+            self._wake.clear()
+            try:
+                self._reap()
+            except (DatabaseError, *_operational_errors()) as exc:
+                log.error("database unavailable while stopping: %s", exc)
+        stoppers = []
+        for tracked in self._workers_to_wait_for():
+            self._fail(tracked.execution, tracked.spec, "scheduler stopped")
+            stopper = threading.Thread(target=tracked.spawner.stop,  # type: ignore[union-attr]
+                                       args=(tracked.handle, self.options.kill_grace))
+            stopper.start()
+            stoppers.append(stopper)
+        for stopper in stoppers:
+            stopper.join()
+        self._reap()
+        self.store.release_claims(self.id)
+
+    def _workers_to_wait_for(self) -> list[Tracked]:
+        return [t for t in self.tracked.values()
+                if t.spawner is not None and not getattr(t.spawner, "survives_scheduler", False)]
+
+
+def _operational_errors() -> tuple[type[BaseException], ...]:
+    from sqlalchemy.exc import OperationalError
+
+    return (OperationalError,)

@@ -1,0 +1,176 @@
+"""The worker: ``wfsched execute ID`` runs one execution in this process.
+
+It claims the execution (``pending`` -> ``running``, a compare-and-set, so it never runs
+twice), runs the workflow's steps in order, records each, and sets the final status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from wfsched_core.dbretry import with_database_retry
+from wfsched_core.execution_log import ExecutionLogCapture, log_path
+from wfsched_core.heartbeat import Heartbeat
+from wfsched_core.processes import hostname
+from wfsched_core.retry import next_attempt_at
+from wfsched_core.status import ExecutionStatus, StepStatus
+from wfsched_core.workflow import StepContext
+
+if TYPE_CHECKING:
+    from wfsched_core.config import Settings
+    from wfsched_core.hooks import PluginHooks
+    from wfsched_core.records import Execution
+    from wfsched_core.store import SqlStore
+    from wfsched_core.workflow import WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+# Set by the scheduler for the workers it starts: the id of the scheduler that claimed it.
+ENV_OWNER = "WFSCHED_OWNER"
+# How long a finished worker keeps trying to record its final status through an outage.
+FINAL_STATUS_PATIENCE = 600.0
+
+
+class WorkerStopped(BaseException):
+    """Raised in the worker's main thread by SIGTERM/SIGINT (a BaseException, so that a
+    step's ``except Exception`` does not swallow it)."""
+
+
+@dataclass
+class Outcome:
+    status: ExecutionStatus
+    error: str | None = None
+    detail: str | None = None
+    exit_code: int = 0
+
+
+def run_execution(execution_id: int, store: SqlStore, hooks: PluginHooks,
+                  settings: Settings) -> int:
+    """Run one execution to its end; return the process exit code (0 completed, else 1)."""
+    host, pid = hostname(), os.getpid()
+    execution = store.start_execution(
+        execution_id, os.environ.get(ENV_OWNER) or None, pid=pid, host=host,
+        manual_owner=f"manual-{host}-{pid}",
+    )
+    _install_stop_handlers()
+    path = log_path(settings.logs_dir, execution_id)
+    interval = float(settings.scheduler_option("heartbeat_interval"))
+    heartbeat = Heartbeat(store, execution_id, interval,
+                          on_cancel=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    heartbeat.start()
+    try:
+        with ExecutionLogCapture(path):
+            hooks.execution_started(execution)
+            outcome, spec = _run_steps(execution, store, hooks)
+    except OSError as exc:  # the log file itself could not be written
+        outcome, spec = Outcome(ExecutionStatus.FAILED, f"cannot write the execution log: "
+                                f"{exc}", None, 1), None
+    finally:
+        # from here on a stop signal must not interrupt the recording of the outcome;
+        # whoever sends one has recorded its own outcome first (compare-and-set)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        heartbeat.stop()
+    return _record_outcome(execution, outcome, spec, store, hooks)
+
+
+def _run_steps(execution: Execution, store: SqlStore,
+               hooks: PluginHooks) -> tuple[Outcome, WorkflowSpec | None]:
+    spec = None
+    try:
+        spec = hooks.catalog().get(execution.workflow)
+        if spec.nice:
+            os.nice(spec.nice)
+        log.info("running %s #%s attempt %s with params %s", execution.workflow,
+                 execution.id, execution.attempt, execution.params)
+        instance = spec.cls()
+        ctx = StepContext(params=dict(execution.params), execution_id=execution.id,
+                          attempt=execution.attempt, workflow=execution.workflow,
+                          log=logging.getLogger(f"wfsched.workflow.{execution.workflow}"))
+        for position, (name, function) in enumerate(spec.cls.steps(), start=1):
+            _run_step(execution, store, hooks, position, name, function, instance, ctx)
+        return Outcome(ExecutionStatus.COMPLETED), spec
+    except WorkerStopped as stop:
+        _stop_children()
+        return Outcome(ExecutionStatus.FAILED, str(stop), None, 143), spec
+    except Exception as exc:
+        log.error("execution %s failed: %s: %s", execution.id, type(exc).__name__, exc)
+        return Outcome(ExecutionStatus.FAILED, f"{type(exc).__name__}: {exc}",
+                       traceback.format_exc(), 1), spec
+
+
+def _run_step(execution: Execution, store: SqlStore, hooks: PluginHooks, position: int,
+              name: str, function: Any, instance: Any, ctx: StepContext) -> None:
+    step = store.start_step(execution.id, position, name)
+    try:
+        result = function(instance, ctx)
+    except BaseException as exc:
+        done = store.finish_step(step, StepStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        hooks.step_finished(execution, done)
+        raise
+    ctx.results[name] = result
+    done = store.finish_step(step, StepStatus.COMPLETED, result=result)
+    hooks.step_finished(execution, done)
+
+
+def _record_outcome(execution: Execution, outcome: Outcome, spec: WorkflowSpec | None,
+                    store: SqlStore, hooks: PluginHooks) -> int:
+    status, error = outcome.status, outcome.error
+    if status is ExecutionStatus.FAILED and _cancel_was_requested(store, execution.id):
+        status, error = ExecutionStatus.CANCELLED, "cancelled while running"
+    retry_at = None
+    if status is ExecutionStatus.FAILED:
+        retry_at = next_attempt_at(spec, execution.attempt)
+    finished = with_database_retry(
+        lambda: store.finish_execution(
+            execution.id, status, exit_code=outcome.exit_code,
+            error=error, error_detail=outcome.detail, retry_at=retry_at),
+        f"record the end of execution {execution.id}", give_up_after=FINAL_STATUS_PATIENCE,
+    )
+    if finished is None:  # the scheduler already ended it (a timeout or a stop)
+        return 1
+    if finished.retry is not None:
+        hooks.execution_queued(finished.retry)
+    if status is ExecutionStatus.COMPLETED:
+        hooks.execution_completed(finished.execution)
+        return 0
+    if status is ExecutionStatus.CANCELLED:
+        hooks.execution_cancelled(finished.execution)
+        return 1
+    hooks.execution_failed(finished.execution, will_retry=finished.retry is not None)
+    return 1
+
+
+def _cancel_was_requested(store: SqlStore, execution_id: int) -> bool:
+    try:
+        return store.get_execution(execution_id).cancel_requested
+    except Exception:
+        return False
+
+
+def _install_stop_handlers() -> None:
+    def stop(signum: int, _frame: Any) -> None:
+        # restore the default so that a second signal kills at once
+        signal.signal(signum, signal.SIG_DFL)
+        raise WorkerStopped(f"stopped by signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def _stop_children() -> None:
+    """A stopped worker takes the processes its steps started with it."""
+    import psutil
+
+    from wfsched_core.processes import stop_process_tree
+
+    for child in psutil.Process().children():
+        try:
+            stop_process_tree(child.pid, child.create_time(), grace=3.0)
+        except psutil.NoSuchProcess:
+            pass
