@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO, Wfsched
 
 PACKAGES = Path(__file__).parent / "packages"

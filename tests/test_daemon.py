@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from helpers import Wfsched, wait_until
 
 

@@ -134,6 +134,11 @@ class PluginHooks:
     def scheduler_stopping(self, scheduler: SchedulerRow, reason: str) -> None:
         self._fire("wfsched_scheduler_stopping", scheduler=scheduler, reason=reason)
 
+    def scheduler_tick(self, scheduler: SchedulerRow, running: int, pending: int,
+                       max_concurrent: int) -> None:
+        self._fire("wfsched_scheduler_tick", scheduler=scheduler, running=running,
+                   pending=pending, max_concurrent=max_concurrent)
+
     def _fire(self, hook_name: str, **kwargs: Any) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             self._call_guarded(impl, kwargs)

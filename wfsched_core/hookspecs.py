@@ -185,6 +185,21 @@ def wfsched_scheduler_stopping(scheduler: SchedulerRow, reason: str) -> None:
     """A scheduler stopped claiming and is about to exit; called in it."""
 
 
+# --- the scheduler's pulse -------------------------------------------------------------
+
+
+@hookspec
+def wfsched_scheduler_tick(scheduler: SchedulerRow, running: int, pending: int,
+                           max_concurrent: int) -> None:
+    """The scheduler's main loop is alive: called in it once per heartbeat interval.
+
+    ``running`` is how many workers this scheduler watches, ``pending`` how many
+    executions wait in the database. For service integration (a systemd watchdog and
+    status line), metrics and dashboards. Not a notification event. Called with the same
+    time budget as lifecycle hooks; keep it quick.
+    """
+
+
 LIFECYCLE_HOOKS: tuple[str, ...] = (
     "wfsched_execution_queued",
     "wfsched_execution_started",
@@ -195,6 +210,7 @@ LIFECYCLE_HOOKS: tuple[str, ...] = (
     "wfsched_execution_timed_out",
     "wfsched_scheduler_started",
     "wfsched_scheduler_stopping",
+    "wfsched_scheduler_tick",
 )
 
 # The event names of notifications and their hooks (contract for notifier configuration).

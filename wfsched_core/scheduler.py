@@ -212,7 +212,7 @@ class Scheduler:
         try:
             now = time.monotonic()
             if now >= self._next_heartbeat:
-                self.store.scheduler_heartbeat(self.id)
+                self._heartbeat()
                 self._next_heartbeat = now + self.options.heartbeat_interval
             self._reap()
             self._act_on_owned()
@@ -225,6 +225,12 @@ class Scheduler:
             log.error("database unavailable, retrying in %.1fs: %s",
                       self.options.poll_interval, str(exc).splitlines()[0])
             self._wake.wait(self.options.poll_interval)
+
+    def _heartbeat(self) -> None:
+        self.store.scheduler_heartbeat(self.id)
+        pending = self.store.count_by_status().get("pending", 0)
+        self.hooks.scheduler_tick(self._row, len(self.tracked), pending,  # type: ignore[arg-type]
+                                  self.options.max_concurrent)
 
     def _sleep(self) -> None:
         timeout = self.options.poll_interval

@@ -41,9 +41,9 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | N
         total = len(summary.outcomes)
         wall = summary.wall_seconds
         line = (f"ran {total} execution(s): {summary.count(S.COMPLETED)} completed, "
-                f"{summary.count(S.FAILED)} failed, {summary.count(S.CANCELLED)} cancelled, "
-                f"{len(summary.retried)} failed and retried "
-                f"in {duration(wall)}")
+                f"{summary.count(S.FAILED)} failed, {summary.count(S.CANCELLED)} cancelled"
+                + (f", {len(summary.retried)} retried" if summary.retried else "")
+                + f" in {duration(wall)}")
         if total and wall > 0:
             line += (f"; one after another they would have taken "
                      f"{duration(summary.busy_seconds)} "
