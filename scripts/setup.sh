@@ -11,6 +11,8 @@ packages=(-e ".[test]" -e ./sample_workflows)
 for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && packages+=(-e "./$plugin")
 done
-[ -f tests/requirements.txt ] && packages+=(-r tests/requirements.txt)
+for requirements in tests/requirements*.txt; do
+    [ -f "$requirements" ] && packages+=(-r "$requirements")
+done
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "${packages[@]}" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
