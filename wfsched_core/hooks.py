@@ -139,6 +139,20 @@ class PluginHooks:
         self._fire("wfsched_scheduler_tick", scheduler=scheduler, running=running,
                    pending=pending, max_concurrent=max_concurrent)
 
+    # notification delivery
+    def notify_report(self, wait: float) -> list[dict[str, Any]]:
+        """Every notifier's destinations and outcomes, for ``notify list`` and ``notify test``."""
+        report: list[dict[str, Any]] = []
+        for impl in self.pm.hook.wfsched_notify_report.get_hookimpls():
+            try:
+                report.extend(impl.function(*[wait for _ in impl.argnames]) or [])
+            except Exception as exc:  # a broken notifier is reported, not fatal
+                log.error("plugin %s failed to report: %s", impl.plugin_name, exc)
+                report.append({"notifier": impl.plugin_name, "target": "", "events": [],
+                               "workflows": None, "ok": False,
+                               "detail": f"{type(exc).__name__}: {exc}"})
+        return report
+
     def _fire(self, hook_name: str, **kwargs: Any) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             self._call_guarded(impl, kwargs)

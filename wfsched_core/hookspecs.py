@@ -21,7 +21,7 @@ overrun is logged with the plugin's name and never changes the execution's outco
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -183,6 +183,26 @@ def wfsched_scheduler_started(scheduler: SchedulerRow) -> None:
 @hookspec
 def wfsched_scheduler_stopping(scheduler: SchedulerRow, reason: str) -> None:
     """A scheduler stopped claiming and is about to exit; called in it."""
+
+
+# --- notification delivery -------------------------------------------------------------
+
+
+@hookspec
+def wfsched_notify_report(wait: float) -> list[dict[str, Any]] | None:
+    """Describe this plugin's notification destinations and how its last sending went.
+
+    Called by ``wfsched notify list`` (``wait`` 0) and by ``wfsched notify test`` (after it
+    fired one lifecycle hook for a synthetic execution with id 0), in that command's
+    process; never by schedulers or workers. A notifier first waits up to ``wait`` seconds
+    for its deliveries still in flight in this process, then returns one dict per
+    configured destination: ``notifier`` (e.g. ``"webhook"``), ``target`` (as shown to a
+    user: never a secret), ``events`` (the event names it listens to), ``workflows`` (a
+    list, or ``None`` for all), ``ok`` (the last notification of this process: ``True``
+    delivered, ``False`` failed, ``None`` none sent, for example filtered out) and
+    ``detail`` (one line saying what happened). A plugin that notifies no one returns
+    ``None``.
+    """
 
 
 # --- the scheduler's pulse -------------------------------------------------------------

@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "wfsched_core.cli.queue_commands",
     "wfsched_core.cli.show_commands",
     "wfsched_core.cli.admin_commands",
+    "wfsched_core.cli.notify_commands",
 )
 
 
