@@ -31,6 +31,7 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "grace_period": 30.0,
     "kill_grace": 5.0,
     "notify_budget": 5.0,
+    "start_mode": "fork",  # local spawner: "fork" (warm fork server) or "exec"
 }
 
 

@@ -3,16 +3,25 @@
 The worker gets its own process group (so a Ctrl-C meant for the scheduler does not hit
 it), its output goes to the execution's log file, and it is identified by PID plus
 create time, so a recycled PID never passes for it.
+
+Two start modes (``[scheduler] start_mode``): ``fork`` (the default where ``fork`` is
+safe) forks each worker from a warm fork server (``wfsched_core/forkserver.py``) that
+has already imported the core, SQLAlchemy and the workflow packages; ``exec`` starts a
+fresh interpreter per worker. Fork mode falls back to exec for any worker it cannot
+serve (the server failed to warm up, a worker command or PYTHONPATH it was not started
+with).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import SpawnerError
+from wfsched_core.errors import ConfigError, SpawnerError
 from wfsched_core.execution_log import open_for_worker
 from wfsched_core.hookspecs import hookimpl
 from wfsched_core.processes import (
@@ -25,7 +34,17 @@ from wfsched_core.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerSt
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings
+    from wfsched_core.forkserver_client import ForkServerClient
     from wfsched_core.spawning import SpawnerRegistrar
+
+log = logging.getLogger(__name__)
+
+START_MODES = ("fork", "exec")
+
+
+def fork_is_safe_here() -> bool:
+    """Fork without exec is sound on Linux and the BSDs; macOS frameworks and Windows not."""
+    return hasattr(os, "fork") and sys.platform not in ("darwin", "win32", "cygwin")
 
 
 class LocalSpawner:
@@ -37,9 +56,26 @@ class LocalSpawner:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        mode = str(settings.section("scheduler").get("start_mode", "fork"))
+        if mode not in START_MODES:
+            raise ConfigError(f"[scheduler] start_mode must be one of {', '.join(START_MODES)}"
+                              f", not {mode!r}")
+        self.start_mode = mode if fork_is_safe_here() else "exec"
+        self._fork_server: ForkServerClient | None = None
+        self._fork_lock = threading.Lock()
+        self._fallback_reported = False
 
     def check_available(self) -> None:
-        return None
+        """Start the fork server now, so that it warms up while the scheduler prepares."""
+        if self.start_mode == "fork":
+            self._server()
+
+    def close(self) -> None:
+        """Stop the fork server (workers it started run on); call at scheduler exit."""
+        with self._fork_lock:
+            server, self._fork_server = self._fork_server, None
+        if server is not None:
+            server.close()
 
     def start(self, request: SpawnRequest) -> WorkerHandle:
         try:
@@ -47,6 +83,13 @@ class LocalSpawner:
         except OSError as exc:
             raise SpawnerError(f"cannot open the execution log {request.log_path}: "
                                f"{exc.strerror or exc}")
+        if self.start_mode == "fork" and self._can_fork(request):
+            log_file.close()
+            try:
+                return self._fork(request)
+            except SpawnerError as exc:
+                self._report_fallback(str(exc))
+            log_file = open_for_worker(request.log_path)
         try:
             process = subprocess.Popen(
                 request.argv, env=request.env, stdin=subprocess.DEVNULL, stdout=log_file,
@@ -61,8 +104,60 @@ class LocalSpawner:
         return WorkerHandle(self.name, {"pid": process.pid, "create_time": create_time},
                             pid=process.pid, process=process)
 
+    def _server(self) -> ForkServerClient:
+        with self._fork_lock:
+            if self._fork_server is None:
+                from wfsched_core.forkserver_client import ForkServerClient
+
+                self._fork_server = ForkServerClient(self._server_env())
+                self._fork_server.start()
+            return self._fork_server
+
+    def _server_env(self) -> dict[str, str]:
+        """The scheduler's environment plus its settings, so the warm-up sees them too."""
+        env = dict(os.environ)
+        env["WFSCHED_DATABASE_URL"] = self.settings.database_url
+        env["WFSCHED_HOME"] = str(self.settings.home)
+        if self.settings.config_path is not None:
+            env["WFSCHED_CONFIG"] = str(self.settings.config_path.resolve())
+        return env
+
+    def _can_fork(self, request: SpawnRequest) -> bool:
+        """Only the standard worker command, with the interpreter set-up the server has."""
+        from wfsched_core.forkserver import WORKER_MODULE_ARGS
+
+        argv = request.argv
+        if len(argv) != len(WORKER_MODULE_ARGS) + 2 or argv[0] != sys.executable \
+                or tuple(argv[1:-1]) != WORKER_MODULE_ARGS:
+            return False
+        server = self._server()
+        # sys.path was fixed when the server's interpreter started
+        for key in ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE"):
+            if request.env.get(key) != server.env.get(key):
+                return False
+        if server.unusable is not None:
+            self._report_fallback(server.unusable)
+            return False
+        return True
+
+    def _fork(self, request: SpawnRequest) -> WorkerHandle:
+        process = self._server().spawn(request.argv, request.env, str(request.log_path),
+                                       request.on_exit)
+        create_time = process_create_time(process.pid)
+        return WorkerHandle(self.name, {"pid": process.pid, "create_time": create_time,
+                                        "start_mode": "fork"},
+                            pid=process.pid, process=process)
+
+    def _report_fallback(self, reason: str) -> None:
+        if not self._fallback_reported:
+            self._fallback_reported = True
+            log.warning("fork start mode unavailable (%s): starting workers as fresh "
+                        "interpreters", reason)
+
     def poll(self, handle: WorkerHandle) -> WorkerState:
         process = handle.process
+        if process is not None and getattr(process, "lost", False):
+            process = None  # its fork server died: only the OS can tell now
         if process is not None:
             code = process.poll()
             if code is None:
