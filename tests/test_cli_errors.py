@@ -16,7 +16,7 @@ from helpers import Wfsched
         (["trigger", "noop", "--params-json", "[1]"], 2, "must be a JSON object"),
         (["scheduler", "--max-concurrent", "0"], 2, "Invalid value for '--max-concurrent'"),
         (["scheduler", "--max-concurrent", "many"], 2, "'many' is not a valid integer"),
-        (["scheduler", "--spawner", "nope", "--once"], 2, "unknown spawner 'nope' (installed: local"),
+        (["scheduler", "--spawner", "nope", "--once"], 2, "unknown spawner 'nope' (installed: "),
         (["executions", "show", "999"], 1, "no execution with id 999"),
         (["executions", "list", "--status", "done"], 2, "Invalid value for '--status'"),
         (["logs", "999"], 1, "no execution with id 999"),

@@ -41,6 +41,18 @@ def cancel_execution(store: SqlStore, hooks: PluginHooks, settings: Settings,
     return _stop_it_ourselves(store, hooks, execution, kill_grace)
 
 
+def request_cancel_quietly(store: SqlStore, hooks: PluginHooks, execution_id: int) -> None:
+    """Cancel without waiting: pending ones now, running ones by their owner soon."""
+    from wfsched_core.errors import ExecutionStateError
+
+    try:
+        execution, cancelled_now = store.request_cancel(execution_id)
+    except ExecutionStateError:
+        return  # it ended meanwhile
+    if cancelled_now:
+        hooks.execution_cancelled(execution)
+
+
 def _stop_it_ourselves(store: SqlStore, hooks: PluginHooks, execution: Execution,
                        kill_grace: float) -> Execution:
     handle = execution.worker_handle or {}

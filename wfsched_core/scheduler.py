@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from wfsched_core.errors import DatabaseError, WfschedError
 from wfsched_core.execution_log import ENV_LOG_CAPTURED, log_path
 from wfsched_core.processes import hostname
-from wfsched_core.records import Execution, SchedulerRow, utcnow
+from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, utcnow
 from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.retry import next_attempt_at
 from wfsched_core.spawning import (
@@ -33,6 +33,7 @@ from wfsched_core.spawning import (
     build_spawner,
 )
 from wfsched_core.status import ExecutionStatus
+from wfsched_core.ticks import SystemClock, TickScheduler, seconds_until
 from wfsched_core.worker import ENV_OWNER
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class SchedulerOptions:
     heartbeat_timeout: float = 30.0
     grace_period: float = 30.0
     kill_grace: float = 5.0
+    #: claim only these queues (None in the list: the unnamed default queue); None: all
+    queues: list[str | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SchedulerOptions:
@@ -107,7 +110,8 @@ class Scheduler:
     """One ``wfsched scheduler`` process."""
 
     def __init__(self, store: SqlStore, hooks: PluginHooks, settings: Settings,
-                 options: SchedulerOptions) -> None:
+                 options: SchedulerOptions, clock: SystemClock | None = None) -> None:
+        self.clock = clock or SystemClock()
         self.store = store
         self.hooks = hooks
         self.settings = settings
@@ -134,11 +138,24 @@ class Scheduler:
         self.specs = self.catalog.all()
         if self.store.single_scheduler:
             self._take_sqlite_lock()
+        self.store.sync_workflows(
+            [WorkflowRow(s.name, s.description, s.schedule) for s in self.specs.values()],
+            dependencies=[(up, s.name) for s in self.specs.values() for up in s.depends_on])
+        self.concurrency = {n: s.concurrency for n, s in self.specs.items() if s.concurrency}
+        self.ticks = TickScheduler(self.store, self.hooks, self.specs, self.clock,
+                                   on_time=max(10.0, 3 * self.options.poll_interval))
+        self.ticks.start()
 
     def run(self) -> RunSummary:
         """Run until stopped (or, with ``once``, until nothing is pending or running)."""
         self.prepare()
         self._register()
+        listener = None
+        if self.store.can_listen:
+            from wfsched_core.wakeup import NotificationListener
+
+            listener = NotificationListener(self.store, self._wake)
+            listener.start()
         previous = self._install_signal_handlers()
         reason = "stopped by signal"
         try:
@@ -154,6 +171,8 @@ class Scheduler:
             self.hooks.scheduler_stopping(self._row, reason)  # type: ignore[arg-type]
             self._shut_down()
         finally:
+            if listener is not None:
+                listener.stop()
             self._unregister()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -220,6 +239,7 @@ class Scheduler:
                 self._recover()
                 self._next_recovery = now + max(self.options.heartbeat_interval, 1.0)
             if not self.stopping:
+                self.ticks.queue_due()
                 self._claim_and_start()
         except (DatabaseError, *_operational_errors()) as exc:
             log.error("database unavailable, retrying in %.1fs: %s",
@@ -234,6 +254,11 @@ class Scheduler:
 
     def _sleep(self) -> None:
         timeout = self.options.poll_interval
+        now = self.clock.now()
+        for when in (self.ticks.next_due(), self._next_retry(now)):
+            wait = seconds_until(when, now)
+            if wait is not None:
+                timeout = min(timeout, wait + 0.01)
         deadlines = [t.started + t.spec.timeout for t in self.tracked.values()
                      if t.spec is not None and t.spec.timeout]
         if deadlines:
@@ -241,6 +266,12 @@ class Scheduler:
         timeout = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
         self._wake.wait(timeout)
         self._wake.clear()
+
+    def _next_retry(self, now: Any) -> Any:
+        try:
+            return self.store.next_not_before(now)
+        except (DatabaseError, *_operational_errors()):
+            return None
 
     def _drained(self) -> bool:
         if self.tracked:
@@ -254,7 +285,9 @@ class Scheduler:
         free = self.options.max_concurrent - len(self.tracked)
         if free <= 0:
             return
-        for execution in self.store.claim_pending(self.id, free, admit=self._admission):
+        for execution in self.store.claim_pending(
+                self.id, free, admit=self._admission, concurrency=self.concurrency,
+                queues=self.options.queues):
             self._start_worker(execution)
 
     def _admission(self, execution: Execution) -> str | None:

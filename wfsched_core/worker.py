@@ -134,8 +134,8 @@ def _record_outcome(execution: Execution, outcome: Outcome, spec: WorkflowSpec |
     )
     if finished is None:  # the scheduler already ended it (a timeout or a stop)
         return 1
-    if finished.retry is not None:
-        hooks.execution_queued(finished.retry)
+    for queued in ([finished.retry] if finished.retry else []) + finished.triggered:
+        hooks.execution_queued(queued)
     if status is ExecutionStatus.COMPLETED:
         hooks.execution_completed(finished.execution)
         return 0

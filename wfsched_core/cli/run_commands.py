@@ -22,15 +22,20 @@ pass_app = click.make_pass_decorator(App)
               help="Seconds between looks at the database when idle (default 2).")
 @click.option("--grace-period", type=click.FloatRange(min=0), default=None,
               help="Seconds running workers get to finish after SIGTERM (default 30).")
+@click.option("--queue", "queues", multiple=True, metavar="NAME",
+              help="Claim only executions of this queue (repeatable; 'default' is the "
+                   "unnamed queue). Without it: every queue.")
 @pass_app
 def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | None,
-              poll_interval: float | None, grace_period: float | None) -> int:
+              poll_interval: float | None, grace_period: float | None,
+              queues: tuple[str, ...]) -> int:
     """Claim pending executions and run each in its own worker process."""
     from wfsched_core.scheduler import Scheduler, SchedulerOptions
 
     options = SchedulerOptions.from_settings(
         app.settings, max_concurrent=max_concurrent, once=once, spawner=spawner,
-        poll_interval=poll_interval, grace_period=grace_period)
+        poll_interval=poll_interval, grace_period=grace_period,
+        queues=[None if q == "default" else q for q in queues] or None)
     if int(options.max_concurrent) < 1:
         raise click.BadParameter("must be at least 1", param_hint="--max-concurrent")
     runner = Scheduler(app.store, app.hooks, app.settings, options)

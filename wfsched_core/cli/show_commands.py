@@ -153,3 +153,33 @@ def plugins_list(app: App, as_json: bool) -> None:
                                        else ", ".join(h.removeprefix("wfsched_") for h in i.hooks))]
          for i in infos],
     )
+
+
+@cli.group()
+def schedulers() -> None:
+    """The scheduler processes registered in the database."""
+
+
+@schedulers.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include schedulers that stopped.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def schedulers_list(app: App, show_all: bool, as_json: bool) -> None:
+    """Schedulers, live or dead: id, host, pid, start, heartbeat, version."""
+    from wfsched_core.records import utcnow
+
+    timeout = float(app.settings.scheduler_option("heartbeat_timeout"))
+    rows = app.store.list_schedulers(active_only=not show_all)
+    now = utcnow()
+
+    def state(row: Any) -> str:
+        if row.stopped_at is not None:
+            return "stopped"
+        return "live" if (now - row.heartbeat_at).total_seconds() <= timeout else "dead"
+
+    if as_json:
+        echo_json([dict(r.to_json(), state=state(r)) for r in rows])
+        return
+    echo_table(["ID", "STATE", "HOST", "PID", "STARTED", "HEARTBEAT", "VERSION", "MAX"],
+               [[r.id, state(r), r.host, r.pid, r.started_at, r.heartbeat_at, r.version,
+                 r.max_concurrent] for r in rows])

@@ -75,6 +75,7 @@ workflow_executions = Table(
     Index("ix_executions_workflow_status", "workflow", "status"),
     Index("ix_executions_owner_status", "claimed_by", "status"),
     Index("ix_executions_finished_at", "finished_at"),
+    Index("ix_executions_status_not_before", "status", "not_before"),
 )
 
 workflow_execution_steps = Table(
@@ -111,5 +112,15 @@ schedulers = Table(
     Index("ix_schedulers_heartbeat", "heartbeat_at"),
 )
 
+# "When upstream completes, queue downstream" (a workflow's ``depends_on``), kept in the
+# database so that the worker that completes the upstream queues the downstream in the
+# same transaction, without importing every workflow package.
+workflow_dependencies = Table(
+    "workflow_dependencies",
+    metadata,
+    Column("upstream", String(200), primary_key=True),
+    Column("downstream", String(200), primary_key=True),
+)
+
 # The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"

@@ -1,0 +1,129 @@
+"""``wfsched status``: live schedulers, running executions, queue depth, recent failures."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from wfsched_core.cli.app import App
+from wfsched_core.cli.main import cli
+from wfsched_core.cli.output import duration, echo_json
+
+if TYPE_CHECKING:
+    from wfsched_core.config import Settings
+    from wfsched_core.store import SqlStore
+
+pass_app = click.make_pass_decorator(App)
+
+CLEAR_AND_HOME = "\x1b[H\x1b[2J"
+FAILED_WINDOW = timedelta(hours=24)
+
+
+def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
+    """Everything ``status`` shows, as JSON-ready values."""
+    from wfsched_core.records import isoformat, utcnow
+    from wfsched_core.store_queries import count_active, count_finished_since, running_rows
+
+    now = utcnow()
+    timeout = float(settings.scheduler_option("heartbeat_timeout"))
+    schedulers = []
+    for row in store.list_schedulers(active_only=True):
+        age = (now - row.heartbeat_at).total_seconds()
+        if age > timeout:  # a scheduler that died without saying so
+            continue
+        data = row.to_json()
+        data["heartbeat_age"] = round(age, 3)
+        schedulers.append(data)
+    running = [{
+        "id": r.id, "workflow": r.workflow, "pid": r.pid, "host": r.host,
+        "started_at": isoformat(r.started_at), "scheduler": r.claimed_by,
+        "spawner": r.spawner,
+        "run_seconds": None if r.started_at is None
+        else round((now - r.started_at).total_seconds(), 3),
+    } for r in running_rows(store)]
+    active = count_active(store)
+    finished = count_finished_since(store, now - FAILED_WINDOW)
+    return {
+        "time": isoformat(now),
+        "schedulers": schedulers,
+        "running": running,
+        "pending": active["pending"],
+        "failed_last_24h": finished["failed"],
+        "completed_last_24h": finished["completed"],
+        "slots": {"in_use": len(running),
+                  "max": sum(s["max_concurrent"] or 0 for s in schedulers)},
+    }
+
+
+def render_status(status: dict[str, Any]) -> str:
+    """The human-readable form of :func:`collect_status`."""
+    slots = status["slots"]
+    lines = [f"wfsched status at {status['time']}",
+             f"slots in use {slots['in_use']}/{slots['max']}, pending {status['pending']}, "
+             f"failed in the last 24 h {status['failed_last_24h']} "
+             f"(completed {status['completed_last_24h']})", ""]
+    if status["schedulers"]:
+        lines.append(f"schedulers ({len(status['schedulers'])} live):")
+        lines += [f"  {s['id']}  {s['host']} pid {s['pid']}  max {s['max_concurrent']}  "
+                  f"heartbeat {s['heartbeat_age']:.1f}s ago  since {s['started_at']}"
+                  for s in status["schedulers"]]
+    else:
+        lines.append("schedulers: none live")
+    lines.append("")
+    if status["running"]:
+        lines.append(f"running ({len(status['running'])}):")
+        rows = [(str(r["id"]), r["workflow"], str(r["pid"] or "-"), r["host"] or "-",
+                 duration(r["run_seconds"])) for r in status["running"]]
+        lines += _table(("ID", "WORKFLOW", "PID", "HOST", "RUNNING FOR"), rows)
+    else:
+        lines.append("running: none")
+    return "\n".join(lines)
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    return ["  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+            for row in (headers, *rows)]
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between refreshes with --watch.")
+@pass_app
+def status(app: App, as_json: bool, watch: bool, interval: float) -> None:
+    """Live schedulers, running executions, pending and recent failures, slots in use."""
+    if not watch:
+        _show(app, as_json)
+        return
+    # in a terminal: redraw in place; otherwise (a pipe, a file) one snapshot after another,
+    # as JSON lines with --json
+    in_terminal = sys.stdout.isatty() and not as_json
+    try:
+        while True:
+            if in_terminal:
+                click.echo(CLEAR_AND_HOME, nl=False)
+            _show(app, as_json, compact=True)
+            if not in_terminal and not as_json:
+                click.echo("")
+            sys.stdout.flush()
+            time.sleep(interval)  # the refresh period itself, not a synchronisation
+    except KeyboardInterrupt:
+        if in_terminal:
+            click.echo("")
+
+
+def _show(app: App, as_json: bool, *, compact: bool = False) -> None:
+    data = collect_status(app.store, app.settings)
+    if as_json and compact:
+        click.echo(json.dumps(data, default=str))
+    elif as_json:
+        echo_json(data)
+    else:
+        click.echo(render_status(data))

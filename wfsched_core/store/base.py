@@ -1,0 +1,110 @@
+"""Connections, transactions and the schema: what every part of the store stands on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from wfsched_core.db.engine import make_engine, mask_url
+from wfsched_core.db.schema import SCHEMA_REVISION
+from wfsched_core.errors import DatabaseError, SchemaOutOfDateError
+from wfsched_core.store.rows import first_line, is_connect_error
+
+log = logging.getLogger(__name__)
+
+# The PostgreSQL channel on which new work and freed slots wake idle schedulers.
+NOTIFY_CHANNEL = "wfsched"
+
+
+class StoreBase:
+    """The engine, the transaction helpers and the schema checks."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        #: SQLite cannot share work between schedulers (no row locks): one at a time.
+        self.single_scheduler = self.dialect == "sqlite"
+        self.skip_locked = self.dialect in ("postgresql", "mysql", "mariadb")
+        self.can_listen = self.dialect == "postgresql"
+
+    def describe(self) -> str:
+        """The database URL with its password masked."""
+        return mask_url(self.engine.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _connection(self, write: bool) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(wfsched_write=True)
+                with conn.begin():
+                    yield conn
+        except (OperationalError, ProgrammingError) as exc:
+            if exc.connection_invalidated or is_connect_error(exc):
+                raise DatabaseError(
+                    f"cannot use the database {self.describe()}: {first_line(exc)}"
+                ) from exc
+            raise
+
+    def _write(self) -> Any:
+        """A writing transaction (SQLite: the write lock is taken up front)."""
+        return self._connection(write=True)
+
+    def _read(self) -> Any:
+        return self._connection(write=False)
+
+    def _notify(self, conn: Connection) -> None:
+        """Wake idle schedulers (PostgreSQL LISTEN/NOTIFY; delivered at commit)."""
+        if self.can_listen:
+            conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+    # --- schema ---------------------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision of the database, or None when it has no schema yet."""
+        with self._read() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema (``wfsched db upgrade``)."""
+        from wfsched_core.db.migrate import upgrade_schema
+
+        try:
+            upgrade_schema(self.engine)
+        except OperationalError as exc:
+            raise DatabaseError(f"cannot migrate {self.describe()}: {first_line(exc)}")
+
+    def ensure_schema(self, *, auto_create: bool = True) -> None:
+        """Check the schema is current; create or migrate it on first use for SQLite only."""
+        revision = self.schema_revision()
+        if revision == SCHEMA_REVISION:
+            return
+        if revision is not None and revision > SCHEMA_REVISION:
+            raise SchemaOutOfDateError(
+                f"the database {self.describe()} is at schema revision {revision}, newer "
+                f"than this wfsched knows ({SCHEMA_REVISION}); upgrade wfsched")
+        if auto_create and self.dialect == "sqlite":
+            log.info("bringing the wfsched schema of %s up to date", self.describe())
+            self.upgrade()
+            return
+        if revision is None:
+            raise SchemaOutOfDateError(
+                f"the database {self.describe()} has no wfsched schema; "
+                "run: wfsched db upgrade"
+            )
+        raise SchemaOutOfDateError(
+            f"the database {self.describe()} is at schema revision {revision}, this "
+            f"wfsched needs {SCHEMA_REVISION}; run: wfsched db upgrade"
+        )

@@ -1,0 +1,429 @@
+"""Executions: queueing, claiming, running, finishing and cancelling.
+
+Every status change is a compare-and-set (``UPDATE ... WHERE id = ? AND status IN (...)``)
+whose row count says whether this process won; the winner alone fires the event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from wfsched_core.db.schema import workflow_dependencies, workflows
+from wfsched_core.db.schema import workflow_execution_steps as steps_table
+from wfsched_core.db.schema import workflow_executions as executions
+from wfsched_core.errors import ExecutionStateError
+from wfsched_core.records import Execution, StepRecord, utcnow
+from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.store.base import StoreBase
+from wfsched_core.store.rows import fetch, from_values, json_or_repr, loads, to_execution
+
+PENDING = ExecutionStatus.PENDING.value
+RUNNING = ExecutionStatus.RUNNING.value
+# Extra candidates read per claim so that a few held back do not starve the others.
+_HOLD_MARGIN = 20
+
+
+@dataclass
+class Finished:
+    """The outcome of a successful final compare-and-set."""
+
+    execution: Execution
+    retry: Execution | None = None
+    triggered: list[Execution] = field(default_factory=list)  # dependents queued
+
+
+def _row_values(workflow: str, **values: Any) -> dict[str, Any]:
+    row = {
+        "workflow": workflow, "status": PENDING, "priority": 0, "attempt": 1,
+        "params": "{}", "trigger": Trigger.MANUAL.value, "retry_of": None,
+        "not_before": None, "scheduled_for": None, "queue": None,
+        "created_at": utcnow(), "cancel_requested": False,
+    }  # fmt: skip
+    row.update(values)
+    return row
+
+
+class ExecutionsMixin(StoreBase):
+    """The life of an execution, from ``pending`` to a final status."""
+
+    # --- queueing --------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        workflow: str,
+        *,
+        params: dict[str, Any] | None = None,
+        priority: int = 0,
+        count: int = 1,
+        trigger: Trigger = Trigger.MANUAL,
+        attempt: int = 1,
+        retry_of: int | None = None,
+        not_before: datetime | None = None,
+        scheduled_for: datetime | None = None,
+        queue: str | None = None,
+    ) -> list[Execution]:
+        """Insert ``count`` pending executions; a scheduled run that exists inserts nothing."""
+        values = _row_values(
+            workflow, priority=priority, attempt=attempt, params=json.dumps(params or {}),
+            trigger=trigger.value, retry_of=retry_of, not_before=not_before,
+            scheduled_for=scheduled_for, queue=queue)
+        created: list[Execution] = []
+        try:
+            with self._write() as conn:
+                for _ in range(count):
+                    result = conn.execute(executions.insert().values(**values))
+                    created.append(from_values(result.inserted_primary_key[0], values))
+                self._notify(conn)
+        except IntegrityError:
+            if scheduled_for is None:
+                raise
+            return []  # the unique (workflow, scheduled_for): another scheduler was first
+        return created
+
+    # --- claiming --------------------------------------------------------------------
+
+    def claim_pending(
+        self,
+        owner: str,
+        limit: int,
+        *,
+        admit: Callable[[Execution], str | None] | None = None,
+        concurrency: Mapping[str, int] | None = None,
+        queues: Sequence[str | None] | None = None,
+        now: datetime | None = None,
+    ) -> list[Execution]:
+        """Atomically take up to ``limit`` pending executions for ``owner``.
+
+        Highest priority first, then oldest. ``concurrency`` caps running executions per
+        workflow across every scheduler: the workflow's row is locked while counting, so
+        two schedulers cannot both take the last slot. ``queues`` restricts the claim to
+        those queues (None in it means the unnamed default queue). ``admit`` may hold an
+        execution back by returning a reason, stored as its ``wait_reason``.
+        """
+        if limit <= 0:
+            return []
+        now = now or utcnow()
+        query = (
+            select(executions)
+            .where(executions.c.status == PENDING, executions.c.claimed_by.is_(None),
+                   or_(executions.c.not_before.is_(None), executions.c.not_before <= now))
+            .order_by(executions.c.priority.desc(), executions.c.created_at, executions.c.id)
+            .limit(limit + _HOLD_MARGIN)
+        )
+        if queues is not None:
+            named = [q for q in queues if q is not None]
+            cond = executions.c.queue.in_(named) if named else None
+            if None in queues:
+                cond = executions.c.queue.is_(None) if cond is None \
+                    else or_(cond, executions.c.queue.is_(None))
+            query = query.where(cond)
+        if self.skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[Execution] = []
+        with self._write() as conn:
+            rows = conn.execute(query).all()
+            active = self._lock_and_count_active(conn, {r.workflow for r in rows},
+                                                 concurrency or {})
+            for row in rows:
+                if len(claimed) >= limit:
+                    break
+                execution = to_execution(row)
+                cap = (concurrency or {}).get(row.workflow)
+                reason = None
+                if cap is not None and active.get(row.workflow, 0) >= cap:
+                    reason = f"concurrency limit: {cap} of {row.workflow} already running"
+                elif admit is not None:
+                    reason = admit(execution)
+                if reason:
+                    if reason != row.wait_reason:
+                        conn.execute(update(executions).where(executions.c.id == row.id)
+                                     .values(wait_reason=reason[:500]))
+                    continue
+                result = conn.execute(
+                    update(executions)
+                    .where(executions.c.id == row.id, executions.c.status == PENDING,
+                           executions.c.claimed_by.is_(None))
+                    .values(claimed_by=owner, claimed_at=now, wait_reason=None))
+                if result.rowcount == 1:
+                    active[row.workflow] = active.get(row.workflow, 0) + 1
+                    claimed.append(replace(execution, claimed_by=owner, wait_reason=None))
+        return claimed
+
+    def _lock_and_count_active(self, conn: Connection, names: set[str],
+                               concurrency: Mapping[str, int]) -> dict[str, int]:
+        """Lock the rows of the capped workflows among ``names`` and count their active runs."""
+        capped = sorted(n for n in names if n in concurrency)
+        if not capped:
+            return {}
+        if self.skip_locked:  # sorted order: two schedulers never wait on each other in a cycle
+            conn.execute(select(workflows.c.name).where(workflows.c.name.in_(capped))
+                         .order_by(workflows.c.name).with_for_update())
+        query = (
+            select(executions.c.workflow, func.count())
+            .where(executions.c.workflow.in_(capped),
+                   or_(executions.c.status == RUNNING,
+                       and_(executions.c.status == PENDING,
+                            executions.c.claimed_by.is_not(None))))
+            .group_by(executions.c.workflow)
+        )
+        return {name: n for name, n in conn.execute(query)}
+
+    def record_handle(self, execution_id: int, owner: str, spawner: str,
+                      handle: dict[str, Any], pid: int | None) -> None:
+        """Remember how to find the worker again (its spawner and handle)."""
+        values: dict[str, Any] = {"spawner": spawner, "worker_handle": json.dumps(handle)}
+        if pid is not None:
+            values["pid"] = pid
+        with self._write() as conn:
+            conn.execute(update(executions).where(executions.c.id == execution_id,
+                                                  executions.c.claimed_by == owner)
+                         .values(**values))
+
+    def adopt(self, execution_id: int, from_owner: str | None, to_owner: str) -> bool:
+        """Take over a running execution whose owner died (compare-and-set on the owner)."""
+        owner_cond = executions.c.claimed_by.is_(None) if from_owner is None \
+            else executions.c.claimed_by == from_owner
+        with self._write() as conn:
+            result = conn.execute(update(executions).where(
+                executions.c.id == execution_id, executions.c.status == RUNNING, owner_cond,
+            ).values(claimed_by=to_owner, claimed_at=utcnow()))
+        return result.rowcount == 1
+
+    def release_claims(self, owner: str) -> int:
+        """Give back the pending executions ``owner`` claimed but did not start."""
+        with self._write() as conn:
+            result = conn.execute(update(executions).where(
+                executions.c.claimed_by == owner, executions.c.status == PENDING,
+            ).values(claimed_by=None, claimed_at=None))
+            self._notify(conn)
+        return result.rowcount
+
+    def release_claim_of(self, execution_id: int, owner: str) -> bool:
+        """Give back one pending execution claimed by a scheduler that died."""
+        with self._write() as conn:
+            result = conn.execute(update(executions).where(
+                executions.c.id == execution_id, executions.c.claimed_by == owner,
+                executions.c.status == PENDING,
+            ).values(claimed_by=None, claimed_at=None))
+        return result.rowcount == 1
+
+    # --- running ---------------------------------------------------------------------
+
+    def start_execution(self, execution_id: int, owner: str | None, *, pid: int,
+                        host: str, manual_owner: str) -> Execution:
+        """Compare-and-set ``pending`` -> ``running`` for the worker told to run it.
+
+        ``owner`` is the scheduler that claimed it (None when run by hand: then it must be
+        unclaimed, and ``manual_owner`` becomes its owner).
+        """
+        now = utcnow()
+        cond = and_(executions.c.id == execution_id, executions.c.status == PENDING)
+        values: dict[str, Any] = {"status": RUNNING, "started_at": now, "heartbeat_at": now,
+                                  "pid": pid, "host": host, "wait_reason": None}
+        if owner is None:
+            cond = and_(cond, executions.c.claimed_by.is_(None))
+            values.update(claimed_by=manual_owner, claimed_at=now)
+        else:
+            cond = and_(cond, executions.c.claimed_by == owner)
+        with self._write() as conn:
+            if conn.execute(update(executions).where(cond).values(**values)).rowcount == 1:
+                return to_execution(fetch(conn, execution_id))
+            row = fetch(conn, execution_id)
+        if row.status != PENDING:
+            raise ExecutionStateError(
+                f"execution {execution_id} is {row.status}, not pending; refusing to run it again")
+        raise ExecutionStateError(
+            f"execution {execution_id} is claimed by scheduler {row.claimed_by}, which starts it")
+
+    def heartbeat(self, execution_id: int) -> bool:
+        """Refresh a running execution's heartbeat; True when a cancel was requested."""
+        with self._write() as conn:
+            conn.execute(update(executions)
+                         .where(executions.c.id == execution_id, executions.c.status == RUNNING)
+                         .values(heartbeat_at=utcnow()))
+            flag = conn.execute(select(executions.c.cancel_requested)
+                                .where(executions.c.id == execution_id)).scalar()
+        return bool(flag)
+
+    def start_step(self, execution_id: int, position: int, name: str) -> StepRecord:
+        step = StepRecord(execution_id, position, name, StepStatus.RUNNING, utcnow())
+        with self._write() as conn:
+            conn.execute(steps_table.insert().values(
+                execution_id=execution_id, position=position, name=name,
+                status=step.status.value, started_at=step.started_at))
+        return step
+
+    def finish_step(self, step: StepRecord, status: StepStatus, *, error: str | None = None,
+                    result: Any = None) -> StepRecord:
+        done = replace(step, status=status, finished_at=utcnow(), error=error, result=result)
+        with self._write() as conn:
+            conn.execute(update(steps_table)
+                         .where(steps_table.c.execution_id == step.execution_id,
+                                steps_table.c.position == step.position)
+                         .values(status=status.value, finished_at=done.finished_at,
+                                 error=error, result=json_or_repr(result)))
+        return done
+
+    # --- finishing -------------------------------------------------------------------
+
+    def finish_execution(
+        self,
+        execution_id: int,
+        status: ExecutionStatus,
+        *,
+        expected: Sequence[ExecutionStatus] = (ExecutionStatus.RUNNING,),
+        owner: str | None = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+        error_detail: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> Finished | None:
+        """Compare-and-set to a final ``status``; None when another process got there first.
+
+        In the same transaction: a failure with ``retry_at`` (retries left, not cancelled)
+        queues the next attempt, and a completion queues the workflows that depend on this
+        one — so neither is ever lost nor made twice.
+        """
+        now = utcnow()
+        cond = and_(executions.c.id == execution_id,
+                    executions.c.status.in_([s.value for s in expected]))
+        if owner is not None:
+            cond = and_(cond, executions.c.claimed_by == owner)
+        with self._write() as conn:
+            result = conn.execute(update(executions).where(cond).values(
+                status=status.value, finished_at=now, exit_code=exit_code, error=error,
+                error_detail=error_detail))
+            if result.rowcount != 1:
+                return None
+            execution = to_execution(fetch(conn, execution_id))
+            finished = Finished(execution)
+            if retry_at is not None and status is ExecutionStatus.FAILED \
+                    and not execution.cancel_requested:
+                finished.retry = self._insert_follow_up(
+                    conn, execution.workflow, execution, Trigger.RETRY,
+                    attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at)
+            if status is ExecutionStatus.COMPLETED:
+                finished.triggered = self._queue_dependents(conn, execution)
+            self._touch_workflow(conn, execution.workflow, now, status)
+            self._notify(conn)
+        return finished
+
+    def _insert_follow_up(self, conn: Connection, workflow: str, source: Execution,
+                          trigger: Trigger, **values: Any) -> Execution:
+        row = _row_values(workflow, priority=source.priority, params=json.dumps(source.params),
+                          trigger=trigger.value, queue=source.queue, **values)
+        new_id = conn.execute(executions.insert().values(**row)).inserted_primary_key[0]
+        return from_values(new_id, row)
+
+    def _queue_dependents(self, conn: Connection, upstream: Execution) -> list[Execution]:
+        """Queue each workflow that ``depends_on`` the one that just completed."""
+        names = conn.execute(select(workflow_dependencies.c.downstream)
+                             .where(workflow_dependencies.c.upstream == upstream.workflow)
+                             .order_by(workflow_dependencies.c.downstream)).scalars().all()
+        return [self._insert_follow_up(conn, name, upstream, Trigger.DEPENDENCY, queue=None)
+                for name in names]
+
+    def _touch_workflow(self, conn: Connection, name: str, when: datetime,
+                        status: ExecutionStatus) -> None:
+        values = {"last_executed": when, "last_status": status.value}
+        if conn.execute(update(workflows).where(workflows.c.name == name)
+                        .values(**values)).rowcount == 0:
+            try:
+                with conn.begin_nested():
+                    conn.execute(workflows.insert().values(name=name, **values))
+            except IntegrityError:
+                pass
+
+    def request_cancel(self, execution_id: int) -> tuple[Execution, bool]:
+        """Cancel a pending execution at once, or flag a running one for its owner to stop.
+
+        Returns the execution and whether it is now ``cancelled`` (True) or flagged.
+        """
+        with self._write() as conn:
+            row = fetch(conn, execution_id)
+            if row.status == PENDING:
+                conn.execute(update(executions).where(
+                    executions.c.id == execution_id, executions.c.status == PENDING,
+                ).values(status=ExecutionStatus.CANCELLED.value, finished_at=utcnow(),
+                         cancel_requested=True, error="cancelled before it started"))
+                return to_execution(fetch(conn, execution_id)), True
+            if row.status == RUNNING:
+                conn.execute(update(executions).where(executions.c.id == execution_id)
+                             .values(cancel_requested=True))
+                return to_execution(fetch(conn, execution_id)), False
+        raise ExecutionStateError(
+            f"execution {execution_id} is already {row.status}; nothing to cancel")
+
+    # --- reading ---------------------------------------------------------------------
+
+    def get_execution(self, execution_id: int) -> Execution:
+        with self._read() as conn:
+            return to_execution(fetch(conn, execution_id))
+
+    def list_executions(self, *, status: str | None = None, workflow: str | None = None,
+                        limit: int = 50) -> list[Execution]:
+        query = select(executions).order_by(executions.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(executions.c.status == status)
+        if workflow:
+            query = query.where(executions.c.workflow == workflow)
+        with self._read() as conn:
+            return [to_execution(r) for r in conn.execute(query)]
+
+    def owned_executions(self, owner: str, statuses: Sequence[ExecutionStatus]) -> list[Execution]:
+        query = select(executions).where(executions.c.claimed_by == owner,
+                                         executions.c.status.in_([s.value for s in statuses]))
+        with self._read() as conn:
+            return [to_execution(r) for r in conn.execute(query)]
+
+    def running_executions(self, workflow: str | None = None) -> list[Execution]:
+        query = select(executions).where(executions.c.status == RUNNING)
+        if workflow is not None:
+            query = query.where(executions.c.workflow == workflow)
+        with self._read() as conn:
+            return [to_execution(r) for r in conn.execute(query)]
+
+    def claimed_pending(self) -> list[Execution]:
+        """Pending executions some scheduler claimed but whose worker has not started."""
+        query = select(executions).where(executions.c.status == PENDING,
+                                         executions.c.claimed_by.is_not(None))
+        with self._read() as conn:
+            return [to_execution(r) for r in conn.execute(query)]
+
+    def active_count(self, workflow: str) -> int:
+        """Pending and running executions of ``workflow``."""
+        query = select(func.count()).select_from(executions).where(
+            executions.c.workflow == workflow, executions.c.status.in_([PENDING, RUNNING]))
+        with self._read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def next_not_before(self, after: datetime) -> datetime | None:
+        """The earliest future ``not_before`` of a pending execution (a retry's backoff)."""
+        query = select(func.min(executions.c.not_before)).where(
+            executions.c.status == PENDING, executions.c.not_before > after)
+        with self._read() as conn:
+            return conn.execute(query).scalar()
+
+    def steps(self, execution_id: int) -> list[StepRecord]:
+        query = (select(steps_table).where(steps_table.c.execution_id == execution_id)
+                 .order_by(steps_table.c.position))
+        with self._read() as conn:
+            return [StepRecord(r.execution_id, r.position, r.name, StepStatus(r.status),
+                               r.started_at, r.finished_at, r.error, loads(r.result))
+                    for r in conn.execute(query)]
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many executions are pending and running (indexed on status)."""
+        query = (select(executions.c.status, func.count())
+                 .where(executions.c.status.in_([PENDING, RUNNING]))
+                 .group_by(executions.c.status))
+        with self._read() as conn:
+            return {status: n for status, n in conn.execute(query)}
