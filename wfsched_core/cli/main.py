@@ -18,6 +18,9 @@ _COMMAND_MODULES = (
     "wfsched_core.cli.show_commands",
     "wfsched_core.cli.admin_commands",
     "wfsched_core.cli.notify_commands",
+    "wfsched_core.cli.deploy_commands",
+    "wfsched_core.cli.status_commands",
+    "wfsched_core.cli.prune_commands",
 )
 
 
@@ -57,17 +60,19 @@ class WfschedGroup(click.Group):
               help="wfsched.toml to read (default: ./wfsched.toml, then WFSCHED_HOME).")
 @click.option("-v", "--verbose", count=True, help="More output; -v shows tracebacks.")
 @click.option("-q", "--quiet", count=True, help="Less output.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per line, for log shippers.")
 @click.version_option(package_name="wfsched-core", prog_name="wfsched")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, config_file: str | None,
-        verbose: int, quiet: int) -> None:
+        verbose: int, quiet: int, log_format: str) -> None:
     """wfsched: run workflows as isolated processes, many at once, status in SQL."""
     verbosity = verbose - quiet
     ctx.obj = App(database_url, config_file, verbosity)
-    _configure_logging(verbosity)
+    _configure_logging(verbosity, log_format)
 
 
-def _configure_logging(verbosity: int) -> None:
+def _configure_logging(verbosity: int, log_format: str = "text") -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
         max(-1, min(verbosity, 2)), logging.DEBUG)
     if verbosity <= -2:
@@ -75,7 +80,12 @@ def _configure_logging(verbosity: int) -> None:
     root = logging.getLogger()
     root.handlers = []
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    if log_format == "json":
+        from wfsched_core.cli.log_format import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
 
