@@ -32,6 +32,7 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "kill_grace": 5.0,
     "notify_budget": 5.0,
     "start_mode": "fork",  # local spawner: "fork" (warm fork server) or "exec"
+    "retention": "",  # e.g. "30d": the scheduler prunes older finished executions daily
 }
 
 

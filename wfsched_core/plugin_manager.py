@@ -31,6 +31,9 @@ BUILTIN_PLUGINS: tuple[tuple[str, str, bool], ...] = (
     ("core.local-spawner", "wfsched_core.builtin.local_spawner", False),
     ("core.admission", "wfsched_core.builtin.resource_admission:ResourceAdmission", False),
     ("core.log-notifier", "wfsched_core.builtin.log_notifier", False),
+    ("core.systemd-notify", "wfsched_core.builtin.systemd_notify:SystemdNotify", False),
+    ("core.metrics", "wfsched_core.builtin.metrics:SchedulerMetrics", False),
+    ("core.retention", "wfsched_core.builtin.retention:DailyRetention", False),
 )
 
 

@@ -37,13 +37,13 @@ class DailyRetention:
 
     @hookimpl
     def wfsched_configure(self, settings: Settings) -> None:
-        from wfsched_core.retention import parse_age
-
         self.settings = settings
         value = settings.scheduler_option("retention")
         if not value:
             self.retention = None
             return
+        from wfsched_core.retention import parse_age  # only when set: workers start lean
+
         try:
             self.retention = parse_age(value, "[scheduler] retention")
         except UsageError as exc:
