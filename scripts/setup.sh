@@ -7,7 +7,7 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-packages=(-e ".[test]" -e ./sample_workflows)
+packages=(-e ".[test,metrics]" -e ./sample_workflows)
 for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && packages+=(-e "./$plugin")
 done
