@@ -1,0 +1,138 @@
+"""Checking what a request sends: query strings, JSON bodies and forms.
+
+Every problem becomes an :class:`InputError` with a message naming the field, answered
+as 422; nothing a client sends reaches the database unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from wfsched_core.status import ExecutionStatus
+
+MAX_COUNT = 1000
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+INT32 = (-(2**31), 2**31 - 1)
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 2**53
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+STATUSES = tuple(s.value for s in ExecutionStatus)
+
+
+class InputError(ValueError):
+    """A malformed request; its message says which field and why."""
+
+
+@dataclass
+class TriggerRequest:
+    """What ``POST /api/workflows/{name}/trigger`` and the Trigger form ask for."""
+
+    count: int = 1
+    priority: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExecutionFilter:
+    """The filters of the executions list."""
+
+    status: str | None = None
+    workflow: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+def plain_text(name: str, value: str) -> str:
+    # PostgreSQL refuses NUL characters in text; refuse them here, as bad input
+    if "\x00" in value:
+        raise InputError(f"{name} must not contain NUL characters")
+    return value
+
+
+def parse_int(name: str, value: Any, low: int, high: int) -> int:
+    """An integer in [low, high] from a JSON number or a string."""
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be an integer, not a boolean")
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise InputError(f"{name} must be an integer, got {value[:40]!r}")
+    if not isinstance(value, int):
+        raise InputError(f"{name} must be an integer")
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def execution_filter(query: Any) -> ExecutionFilter:
+    """``status``, ``workflow`` and ``limit`` of a query string (empty means no filter)."""
+    status = query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise InputError(f"status must be one of {', '.join(STATUSES)}")
+    workflow = query.get("workflow") or None
+    if workflow is not None:
+        workflow = plain_text("workflow", workflow)
+    limit = query.get("limit")
+    limit = DEFAULT_LIMIT if limit in (None, "") else parse_int("limit", limit, 1, MAX_LIMIT)
+    return ExecutionFilter(status=status, workflow=workflow, limit=limit)
+
+
+def log_offset(query: Any) -> int | None:
+    value = query.get("offset")
+    return None if value in (None, "") else parse_int("offset", value, 0, MAX_OFFSET)
+
+
+def trigger_from_json(body: bytes) -> TriggerRequest:
+    """The JSON body ``{"count": 1, "priority": null, "params": {}}`` (all optional)."""
+    if not body.strip():
+        return TriggerRequest()
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the body is not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        raise InputError("the body must be a JSON object")
+    unknown = sorted(set(data) - {"count", "priority", "params"})
+    if unknown:
+        raise InputError(f"unknown field(s): {', '.join(unknown)}")
+    count = data.get("count")
+    priority = data.get("priority")
+    params = data.get("params")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InputError("params must be a JSON object")
+    return TriggerRequest(
+        count=1 if count is None else parse_int("count", count, 1, MAX_COUNT),
+        priority=None if priority is None else parse_int("priority", priority, *INT32),
+        params=params,
+    )
+
+
+def trigger_from_form(form: Any) -> TriggerRequest:
+    """The Trigger form: count, priority (blank = the workflow's), KEY=VALUE lines."""
+    count_text = (form.get("count") or "1").strip()
+    priority_text = (form.get("priority") or "").strip()
+    return TriggerRequest(
+        count=parse_int("count", count_text, 1, MAX_COUNT),
+        priority=parse_int("priority", priority_text, *INT32) if priority_text else None,
+        params=params_from_lines(form.get("params") or ""),
+    )
+
+
+def params_from_lines(text: str) -> dict[str, str]:
+    """``KEY=VALUE`` per line (values are strings, as with ``trigger --param``)."""
+    params: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not _KEY.fullmatch(key):
+            raise InputError(f"parameters, line {number}: expected KEY=VALUE, got {line[:60]!r}")
+        params[key] = value.strip()
+    return params
