@@ -144,6 +144,8 @@ def database_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
 def wf(home: Path, database_url: str, testworkflows_path: Path) -> Iterator[Wfsched]:
     """The real ``wfsched`` command on a fresh home and database, test workflows installed."""
     runner = Wfsched(home, database_url, [testworkflows_path])
+    if not database_url.startswith("sqlite"):
+        runner.run("db", "upgrade")  # servers: the schema is created by the command, once
     yield runner
     runner.close()
 

@@ -234,11 +234,14 @@ def main(argv: list[str] | None = None) -> None:
         unsafe = warm_up()
     except Exception as exc:  # noqa: BLE001 - reported to the spawner, which falls back
         unsafe = f"warm-up failed: {type(exc).__name__}: {exc}"
-    if unsafe:
-        server.send({"ready": False, "reason": unsafe})
-        return
-    server.send({"ready": True, "pid": os.getpid()})
-    server.serve()
+    try:
+        if unsafe:
+            server.send({"ready": False, "reason": unsafe})
+            return
+        server.send({"ready": True, "pid": os.getpid()})
+        server.serve()
+    except BrokenPipeError:
+        return  # the scheduler exited (or closed us) first: nothing to report to
 
 
 if __name__ == "__main__":

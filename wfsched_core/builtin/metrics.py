@@ -154,5 +154,5 @@ def start_metrics_server(plugin_manager: Any, store: SqlStore, port: int,
                                                               registry=plugin.registry)
     except OSError as exc:
         raise WfschedError(f"cannot serve metrics on {address}:{port}: {exc.strerror or exc}")
-    log.info("serving Prometheus metrics on http://%s:%s/metrics", address, port)
+    log.info("serving Prometheus metrics on http://%s:%s/metrics", address, server.server_port)
     return server

@@ -7,6 +7,7 @@ declare ``memory`` (MB) it needs; it then waits until that much is available.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import ConfigError
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
 class ResourceAdmission:
     """The plugin object: limits come from ``wfsched_configure``, readings from psutil."""
 
-    def __init__(self) -> None:
+    def __init__(self, reader: Callable[[], dict[str, Any]] | None = None) -> None:
         self.limits: dict[str, float] = {}
+        # where readings come from: psutil, or a test's simulated machine
+        self.reader = reader or read_resources
 
     @hookimpl
     def wfsched_configure(self, settings: Settings) -> None:
@@ -35,7 +38,7 @@ class ResourceAdmission:
         needed = float((spec.extra.get("memory") if spec else None) or 0)
         if not self.limits and not needed:
             return None
-        return hold_reason(self.limits, needed, read_resources())
+        return hold_reason(self.limits, needed, self.reader())
 
 
 def parse_limits(table: dict[str, Any]) -> dict[str, float]:

@@ -116,6 +116,15 @@ def values_for(app: App, user: str | None, max_concurrent: int | None,
     )
 
 
+def example_values() -> DeployValues:
+    """A typical installation: what the files in the repository's ``deploy/`` show."""
+    return DeployValues(
+        wfsched="/opt/wfsched/venv/bin/wfsched", home=Path("/var/lib/wfsched"),
+        database_url="postgresql://wfsched:secret@db.example.org/wfsched",
+        database_shown="postgresql://wfsched:***@db.example.org/wfsched",
+        python_prefixes=["/opt/wfsched/venv", "/usr"])
+
+
 def render(kind: str, values: DeployValues) -> str:
     """One service file, filled in."""
     template = (resources.files("wfsched_core") / "deploy_templates" / TEMPLATES[kind]).read_text()
@@ -136,6 +145,7 @@ def render(kind: str, values: DeployValues) -> str:
         "environment": _environment(kind, values),
         "read_write_paths": " ".join(str(p) for p in [values.home, *values.extra_writable]),
         "protect_home": _protect_home(values),
+        "private_tmp": _private_tmp(values),
     }
     lines = []
     for line in template.splitlines():
@@ -189,6 +199,13 @@ def _protect_home(values: DeployValues) -> str:
     return "ProtectHome=yes"
 
 
+def _private_tmp(values: DeployValues) -> str:
+    if any(_inside(values.home, Path(tmp)) for tmp in ("/tmp", "/var/tmp")):
+        return ("# The data directory is under /tmp: a private /tmp would hide it.\n"
+                "PrivateTmp=no")
+    return "PrivateTmp=yes"
+
+
 def _systemd_escape(value: str) -> str:
     value = value.replace("%", "%%")  # systemd specifiers
     return f'"{value}"' if any(c.isspace() for c in value) else value
@@ -224,8 +241,15 @@ def _inside(path: Path, directory: Path) -> bool:
 @click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
               help="Workers at once (default: the configured max_concurrent).")
 @click.option("--home", metavar="DIR", help="The data directory (default: WFSCHED_HOME).")
+@click.option("--example", is_flag=True, hidden=True,
+              help="Render for a typical installation (the files in deploy/).")
 @pass_app
 def deploy(app: App, kind: str, user: str | None, max_concurrent: int | None,
-           home: str | None) -> None:
-    """Print a systemd unit, supervisor program or cron file for this installation."""
-    click.echo(render(kind, values_for(app, user, max_concurrent, home)), nl=False)
+           home: str | None, example: bool) -> None:
+    """Print a systemd unit, supervisor program or cron file for this installation.
+
+    Paths are this installation's (its interpreter and wfsched script, the data
+    directory); a database URL with a password is never printed.
+    """
+    values = example_values() if example else values_for(app, user, max_concurrent, home)
+    click.echo(render(kind, values), nl=False)

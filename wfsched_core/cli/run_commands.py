@@ -25,10 +25,14 @@ pass_app = click.make_pass_decorator(App)
 @click.option("--queue", "queues", multiple=True, metavar="NAME",
               help="Claim only executions of this queue (repeatable; 'default' is the "
                    "unnamed queue). Without it: every queue.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="Serve Prometheus metrics on this port (needs wfsched-core[metrics]).")
+@click.option("--metrics-address", default="127.0.0.1", show_default=True, metavar="ADDR",
+              help="Address the metrics server binds (0.0.0.0: every interface).")
 @pass_app
 def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | None,
               poll_interval: float | None, grace_period: float | None,
-              queues: tuple[str, ...]) -> int:
+              queues: tuple[str, ...], metrics_port: int | None, metrics_address: str) -> int:
     """Claim pending executions and run each in its own worker process."""
     from wfsched_core.scheduler import Scheduler, SchedulerOptions
 
@@ -39,7 +43,17 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | N
     if int(options.max_concurrent) < 1:
         raise click.BadParameter("must be at least 1", param_hint="--max-concurrent")
     runner = Scheduler(app.store, app.hooks, app.settings, options)
-    summary = runner.run()
+    if metrics_port is not None:
+        from wfsched_core.builtin.metrics import start_metrics_server
+
+        start_metrics_server(app.plugin_manager, app.store, metrics_port, metrics_address)
+    if once:
+        from wfsched_core.cli.once_progress import once_progress
+
+        with once_progress(runner):
+            summary = runner.run()
+    else:
+        summary = runner.run()
     if once:
         from wfsched_core.status import ExecutionStatus as S
 

@@ -318,8 +318,9 @@ class ExecutionsMixin(StoreBase):
 
     def _insert_follow_up(self, conn: Connection, workflow: str, source: Execution,
                           trigger: Trigger, **values: Any) -> Execution:
-        row = _row_values(workflow, priority=source.priority, params=json.dumps(source.params),
-                          trigger=trigger.value, queue=source.queue, **values)
+        inherited = {"priority": source.priority, "params": json.dumps(source.params),
+                     "trigger": trigger.value, "queue": source.queue}
+        row = _row_values(workflow, **{**inherited, **values})
         new_id = conn.execute(executions.insert().values(**row)).inserted_primary_key[0]
         return from_values(new_id, row)
 
