@@ -32,7 +32,6 @@ from wfsched_core.errors import UsageError, WfschedError
 from wfsched_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
     from wfsched_core.records import SchedulerRow
     from wfsched_core.store import SqlStore
 

@@ -162,7 +162,7 @@ def _notes(kind: str, values: DeployValues) -> list[str]:
     notes = [f"Database: {values.database_shown}"]
     if values.has_password:
         if kind == "systemd":
-            notes += [f"The database URL holds a password, so it is not written here: put",
+            notes += ["The database URL holds a password, so it is not written here: put",
                       f"WFSCHED_DATABASE_URL=<the URL> in {ENVIRONMENT_FILE} (owner root, mode 0600)."]
         else:
             notes += ["The database URL holds a password, so it is not written here: put",

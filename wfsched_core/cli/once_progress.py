@@ -1,0 +1,88 @@
+"""Progress of ``scheduler --once``: a one-line bar in a terminal, log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING
+
+from wfsched_core.status import ExecutionStatus
+
+if TYPE_CHECKING:
+    from wfsched_core.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+BAR_WIDTH = 30
+TERMINAL_REFRESH = 0.25  # seconds between redraws of the bar
+LOG_REFRESH = 10.0  # seconds between progress log lines when not on a terminal
+
+
+def progress_counts(runner: Scheduler, pending: int) -> dict[str, int]:
+    """Completed, failed, cancelled, running and pending, as ``--once`` has seen them."""
+    # copies are taken in one step each: the scheduler's thread changes these meanwhile
+    outcomes = dict(runner.summary.outcomes)
+    retried = set(runner.summary.retried)
+    counts = {"completed": 0, "failed": 0, "cancelled": 0}
+    for execution_id, status in outcomes.items():
+        if execution_id not in retried and status.value in counts:
+            counts[status.value] += 1
+    counts["running"] = len(runner.tracked)
+    counts["pending"] = pending
+    return counts
+
+
+def progress_line(counts: dict[str, int]) -> str:
+    """``[#########.....]  9/14  completed 8  failed 1  running 3  pending 2``."""
+    done = counts["completed"] + counts["failed"] + counts["cancelled"]
+    total = done + counts["running"] + counts["pending"]
+    filled = BAR_WIDTH * done // total if total else 0
+    bar = "#" * filled + "." * (BAR_WIDTH - filled)
+    text = (f"[{bar}] {done}/{total}  completed {counts['completed']}  "
+            f"failed {counts['failed']}  running {counts['running']}  "
+            f"pending {counts['pending']}")
+    if counts["cancelled"]:
+        text += f"  cancelled {counts['cancelled']}"
+    return text
+
+
+@contextmanager
+def once_progress(runner: Scheduler, stream: IO[str] | None = None) -> Iterator[None]:
+    """Show progress while the block runs ``runner``; clear the bar afterwards."""
+    stream = stream or sys.stderr
+    terminal = stream.isatty()
+    stop = threading.Event()
+    thread = threading.Thread(target=_report, args=(runner, stream, terminal, stop),
+                              name="wfsched-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        if terminal:
+            stream.write("\r\x1b[K")
+            stream.flush()
+
+
+def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.Event) -> None:
+    from wfsched_core.store_queries import count_active
+
+    last = ""
+    while not stop.wait(TERMINAL_REFRESH if terminal else LOG_REFRESH):
+        try:
+            pending = count_active(runner.store)[ExecutionStatus.PENDING.value]
+            line = progress_line(progress_counts(runner, pending))
+        except Exception as exc:  # noqa: BLE001 - progress must never stop the run
+            log.debug("progress unavailable: %s", exc)
+            continue
+        if terminal:
+            # \r and erase-to-end redraw the same line; log lines may interleave
+            stream.write("\r" + line + "\x1b[K")
+            stream.flush()
+        elif line != last:
+            log.info("progress %s", line)
+        last = line
