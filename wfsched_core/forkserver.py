@@ -152,6 +152,11 @@ def run_child(request: dict[str, Any], server_fds: tuple[int, ...]) -> NoReturn:
         argv = list(request["argv"])
         sys.argv = [argv[0], *argv[len(WORKER_MODULE_ARGS):]]
         code = _run_worker(argv[len(WORKER_MODULE_ARGS):])
+        # os._exit below skips what a fresh interpreter's exit does: run the exit handlers
+        # (notifiers wait there, within a bound, for deliveries still in flight)
+        import atexit
+
+        atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001 - nothing may return into the server's loop
         try:
             traceback.print_exc()
