@@ -241,3 +241,121 @@ def test_a_missing_runtime_is_an_error_at_scheduler_start(wf: Wfsched, tmp_path:
     result = wf.run("scheduler", "--spawner", "container", "--once", check=False)
     assert result.returncode == 1
     assert "no container runtime found: install podman or docker" in result.stderr
+
+
+# --- unit tests: the command line, the env file, the runtime's answers -------------------
+
+
+def _request(tmp_path: Path, **extra: object):
+    from wfsched_core import Workflow
+    from wfsched_core.spawning import SpawnRequest
+    from wfsched_core.workflow import WorkflowSpec
+
+    class Report(Workflow):
+        pass
+
+    spec = WorkflowSpec(name="report", cls=Report, source="test", extra=dict(extra))
+    env = {"WFSCHED_DATABASE_URL": "postgresql://app:hunter2@db/wf", "WFSCHED_OWNER": "s1",
+           "WFSCHED_LOG_CAPTURED": "1", "PATH": "/usr/bin", "AWS_SECRET": "nope"}
+    return SpawnRequest(7, ["/venv/bin/python", "-m", "wfsched_core", "execute", "7"], env,
+                        tmp_path / "logs" / "7.log", spec)
+
+
+def _spawner(tmp_path: Path, table: dict):
+    from wfsched_spawner_container.spawner import ContainerSpawner
+
+    from wfsched_core.config import Settings
+
+    settings = Settings(home=tmp_path, database_url="postgresql://app:hunter2@db/wf",
+                        data={"spawner": {"container": table}})
+    return ContainerSpawner(settings)
+
+
+class FakeRuntime:
+    """Records the argv of ``run`` and what the env file held at that moment."""
+
+    executable = "/usr/bin/podman"
+
+    def __init__(self) -> None:
+        self.argv: list[str] = []
+        self.env_file: Path | None = None
+        self.env_text = ""
+        self.env_mode = 0
+
+    def run_detached(self, argv: list[str]) -> str:
+        self.argv = argv
+        self.env_file = Path(argv[argv.index("--env-file") + 1])
+        self.env_mode = self.env_file.stat().st_mode & 0o777
+        self.env_text = self.env_file.read_text()
+        return "abc123"
+
+
+def test_the_run_command_carries_image_limits_labels_and_no_secret(tmp_path: Path) -> None:
+    spawner = _spawner(tmp_path, {"image": "default:1", "cpus": 2, "memory": "1g",
+                                  "pass_env": ["PATH"], "global_args": ["--log-level=warn"]})
+    runtime = FakeRuntime()
+    spawner._runtime = runtime
+    handle = spawner.start(_request(tmp_path, image="reports:2.1", memory="256m"))
+    argv = runtime.argv
+    assert argv[:4] == ["/usr/bin/podman", "--log-level=warn", "run", "--detach"]
+    assert "--rm" in argv and "--init" in argv
+    assert argv[argv.index("--name") + 1] == "wfsched-exec-7"
+    assert "wfsched.execution=7" in argv and "wfsched.scheduler=s1" in argv
+    assert argv[argv.index("--cpus") + 1] == "2" and argv[argv.index("--memory") + 1] == "256m"
+    assert argv[argv.index("--network") + 1] == "host"
+    assert argv[-6:] == ["reports:2.1", "/venv/bin/python", "-m", "wfsched_core", "execute", "7"]
+    assert f"{tmp_path.resolve()}:{tmp_path.resolve()}:rw" in argv  # logs (and SQLite)
+    assert not any("hunter2" in arg for arg in argv)
+    # the secret travels in a private file that is gone once the runtime has read it
+    assert runtime.env_mode == 0o600
+    assert "WFSCHED_DATABASE_URL=postgresql://app:hunter2@db/wf" in runtime.env_text
+    assert "PATH=/usr/bin" in runtime.env_text and "AWS_SECRET" not in runtime.env_text
+    assert "WFSCHED_LOG_CAPTURED" not in runtime.env_text  # the worker writes its log itself
+    assert not runtime.env_file.exists()
+    assert handle.data["name"] == "wfsched-exec-7" and handle.data["container_id"] == "abc123"
+
+
+def test_rootfs_python_override_and_missing_image(tmp_path: Path) -> None:
+    from wfsched_spawner_container.command import image_arguments, run_argv
+    from wfsched_spawner_container.options import ContainerOptions
+
+    from wfsched_core.errors import SpawnerError
+
+    request = _request(tmp_path)
+    options = ContainerOptions(rootfs="/srv/rootfs", python="python3", mount_python=False)
+    argv = run_argv("podman", options, request, env={}, env_file=tmp_path / "env",
+                    home=tmp_path, config_path=None, installation="x")
+    assert argv[-7:] == ["--rootfs", "/srv/rootfs", "python3", "-m", "wfsched_core",
+                         "execute", "7"]
+    with pytest.raises(SpawnerError, match="rootfs works with podman only"):
+        image_arguments(request, options, "/usr/bin/docker")
+    with pytest.raises(SpawnerError, match=r"no container image for workflow 'report'"):
+        image_arguments(request, ContainerOptions(), "podman")
+
+
+def test_ps_output_of_podman_and_docker_is_understood() -> None:
+    from wfsched_spawner_container.runtime import _parse_ps
+
+    podman = json.dumps([
+        {"Names": ["wfsched-exec-3"], "State": "running", "ExitCode": 0,
+         "Labels": {"wfsched.execution": "3"}},
+        {"Names": ["wfsched-exec-4"], "State": "exited", "ExitCode": 137,
+         "Labels": {"wfsched.execution": "4"}},
+        {"Names": ["other"], "State": "running", "Labels": {}},
+    ])
+    states = {s.execution_id: s for s in _parse_ps(podman)}
+    assert set(states) == {3, 4}
+    assert states[3].running and not states[4].running and states[4].exit_code == 137
+    docker = ('{"Names":"wfsched-exec-5","State":"running","Labels":"a=b,wfsched.execution=5"}\n'
+              '{"Names":"wfsched-exec-6","State":"exited","Labels":"wfsched.execution=6"}\n')
+    states = {s.execution_id: s for s in _parse_ps(docker)}
+    assert states[5].running and states[5].name == "wfsched-exec-5"
+    assert not states[6].running and states[6].exit_code is None
+
+
+def test_a_bad_container_table_is_a_one_line_config_error(wf: Wfsched) -> None:
+    wf.write_config('[spawner.container]\ncpus = "many"\nimages = "typo"\n')
+    result = wf.run("workflows", "list", check=False)
+    assert result.returncode == 2
+    assert "[spawner.container] cpus must be a positive number" in result.stderr
+    assert "Traceback" not in result.stderr
