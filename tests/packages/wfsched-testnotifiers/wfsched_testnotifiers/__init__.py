@@ -1,0 +1,1 @@
+"""Test notifiers, active only when the test sets their environment variables."""
