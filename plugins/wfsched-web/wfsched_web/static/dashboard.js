@@ -95,7 +95,7 @@ function startExecutionsPage() {
       table.replaceChildren(...rows.map(executionRow));
       empty.hidden = rows.length > 0;
       live.classList.remove("stale");
-      updated.textContent = "live · " + new Date().toLocaleTimeString();
+      updated.textContent = "live · " + new Date().toISOString().slice(11, 19) + " UTC";
     } catch (err) {
       live.classList.add("stale");
       updated.textContent = "disconnected";
