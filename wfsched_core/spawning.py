@@ -73,7 +73,8 @@ class Spawner(Protocol):
 
     name: str
     #: True when the scheduler can see the worker's process (same host, a handle to it);
-    #: False when only the worker's heartbeat in the database tells whether it lives.
+    #: False when only the worker's heartbeat in the database tells whether it lives
+    #: (``poll`` may still answer EXITED early where it can tell, UNKNOWN elsewhere).
     sees_process: bool
     #: True when the worker is meant to outlive a scheduler restart (detached, container):
     #: a stopping scheduler then leaves it running for the next scheduler to adopt.
