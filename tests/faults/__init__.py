@@ -1,0 +1,1 @@
+"""The fault-injection suite: each crash-safety guarantee against real processes."""

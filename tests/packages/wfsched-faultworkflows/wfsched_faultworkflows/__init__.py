@@ -1,0 +1,1 @@
+"""Workflows for the fault-injection suite (tests/faults) and the soak script."""
