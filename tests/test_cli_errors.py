@@ -73,11 +73,34 @@ def test_unreadable_config_file(wf: Wfsched, tmp_path) -> None:
 
 
 def test_missing_driver_names_the_package(wf: Wfsched) -> None:
-    result = wf.run("--database-url", "postgresql+asyncpg_missing://u:secret@h/db",
+    result = wf.run("--database-url", "mysql+mysqldb://u:secret@127.0.0.1/db",
                     "executions", "list", check=False)
-    assert result.returncode in (1, 2)
+    assert result.returncode == 1
+    assert "the database driver for mysql+mysqldb is not installed (no module 'MySQLdb')" \
+        in result.stderr
+    assert 'pip install "mysqlclient", or use mysql+pymysql:// with: pip install ' \
+        '"wfsched-core[mysql]"' in result.stderr
     assert "secret" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unknown_database_dialect_is_a_usage_error(wf: Wfsched) -> None:
+    result = wf.run("--database-url", "nosuchdb://u:secret@h/db", "executions", "list",
+                    check=False)
+    assert result.returncode == 2
+    assert "unusable database URL nosuchdb://u:***@h/db" in result.stderr
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_a_server_database_without_schema_says_to_run_db_upgrade(
+        database_url: str, home, testworkflows_path, db_kind: str) -> None:
+    runner = Wfsched(home, database_url, [testworkflows_path])
+    result = runner.run("executions", "list", check=False)
+    assert result.returncode == 1
+    assert "has no wfsched schema; run: wfsched db upgrade" in result.stderr
+    runner.run("db", "upgrade")
+    assert runner.run("executions", "list").returncode == 0
 
 
 def test_unreachable_database_fails_fast_with_masked_password(wf: Wfsched) -> None:

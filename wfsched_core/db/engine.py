@@ -67,16 +67,30 @@ def make_engine(url_text: str) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except ModuleNotFoundError as exc:
-        extra = _DRIVERS.get(backend, (None, None, "the DBAPI driver"))[2]
-        raise DatabaseError(
-            f"the database driver for {url.drivername} is not installed ({exc.name}); "
-            f"install it with: pip install \"{extra}\""
-        )
+        raise DatabaseError(_missing_driver_message(url, backend, exc.name or "?"))
     except ArgumentError as exc:
         raise UsageError(f"unusable database URL {mask_url(url)}: {exc}")
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+# DBAPI modules SQLAlchemy may ask for, and the distribution that provides each.
+_DRIVER_DISTRIBUTIONS = {
+    "psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "PyMySQL",
+    "MySQLdb": "mysqlclient", "mysql": "mysql-connector-python", "asyncpg": "asyncpg",
+    "pg8000": "pg8000", "mariadb": "mariadb", "oracledb": "oracledb", "pyodbc": "pyodbc",
+}  # fmt: skip
+
+
+def _missing_driver_message(url: URL, backend: str, module: str) -> str:
+    message = (f"the database driver for {url.drivername} is not installed (no module "
+               f"{module!r}); install it with: pip install "
+               f"\"{_DRIVER_DISTRIBUTIONS.get(module.split('.')[0], module)}\"")
+    if backend in _DRIVERS:
+        message += (f", or use {backend}+{_DRIVERS[backend][1]}:// with: "
+                    f"pip install \"{_DRIVERS[backend][2]}\"")
+    return message
 
 
 def _prepare_sqlite_path(url: URL) -> None:
