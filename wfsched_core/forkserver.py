@@ -33,7 +33,11 @@ import signal
 import sys
 import threading
 import traceback
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from wfsched_core.cli.app import App
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +45,45 @@ log = logging.getLogger(__name__)
 WORKER_MODULE_ARGS = ("-m", "wfsched_core", "execute")
 
 
-def warm_up() -> str | None:
-    """Import everything a worker imports; return why forking is unsafe, or None."""
+# The settings a pre-built App was resolved from: a request whose environment differs in
+# any of them gets an App of its own, built in the child as an exec'd worker would.
+SETTINGS_ENV = ("WFSCHED_DATABASE_URL", "WFSCHED_HOME", "WFSCHED_CONFIG",
+                "WFSCHED_DISABLE_PLUGINS", "WFSCHED_STRICT_PLUGINS")
+
+
+class WarmApp:
+    """An :class:`App` whose settings, plugins and workflow catalog the server resolved
+    once, for children to share; its store is never built here (no connection)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.env = {key: os.environ.get(key) for key in SETTINGS_ENV}
+        self.config_stamp = _config_stamp(app.settings.config_path)
+
+    def fits(self, env: dict[str, str], workflow: str | None) -> bool:
+        """True when a worker with ``env`` for ``workflow`` would resolve the same App."""
+        if any(env.get(key) != value for key, value in self.env.items()):
+            return False
+        if _config_stamp(self.app.settings.config_path) != self.config_stamp:
+            return False  # the file changed since: read it again, as a fresh worker would
+        return workflow is not None and self.app.hooks.catalog().find(workflow) is not None
+
+
+def _config_stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path) if path is not None else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_mtime_ns, stat.st_size)
+
+
+def warm_up() -> tuple[str | None, WarmApp | None]:
+    """Import everything a worker imports and resolve its App once.
+
+    Returns why forking is unsafe (or None) and the pre-built App (or None when the
+    installation's configuration does not resolve: each child then reports it itself).
+    """
     from wfsched_core.cli import main as cli_main
-    from wfsched_core.cli.app import App
 
     cli_main._load_command_modules()
     import sqlalchemy.orm  # noqa: F401 - the store's ORM: the bulk of a worker's start
@@ -52,25 +91,30 @@ def warm_up() -> str | None:
     import wfsched_core.heartbeat  # noqa: F401
     import wfsched_core.store  # noqa: F401
     import wfsched_core.worker  # noqa: F401
+    from wfsched_core.cli.app import App
     from wfsched_core.db.engine import make_engine
 
-    app = App()
+    warm: WarmApp | None = None
     try:
+        app = App()
         engine = make_engine(app.settings.database_url)  # imports the dialect and driver
         engine.dispose()  # never connected: nothing to inherit
-        app.hooks.catalog()  # imports every plugin and workflow package
+        app.hooks.catalog().all()  # imports every plugin and workflow module
+        warm = WarmApp(app)
     except Exception as exc:  # the worker will report it properly; warm what we can
         log.warning("fork server warm-up incomplete: %s", exc)
     if threading.active_count() > 1:
-        names = ", ".join(t.name for t in threading.enumerate() if t is not threading.current_thread())
-        return f"threads running after imports ({names}): forking would copy their locks"
-    return None
+        names = ", ".join(t.name for t in threading.enumerate()
+                          if t is not threading.current_thread())
+        return f"threads running after imports ({names}): forking would copy their locks", None
+    return None, warm
 
 
 class ForkServer:
     """The server's loop: read requests, fork children, report their exits."""
 
-    def __init__(self, request_fd: int, reply_fd: int) -> None:
+    def __init__(self, request_fd: int, reply_fd: int, warm: WarmApp | None = None) -> None:
+        self.warm = warm
         self.request_fd = request_fd
         self.reply_fd = reply_fd
         self.wake_read, self.wake_write = os.pipe()
@@ -116,7 +160,7 @@ class ForkServer:
             return
         if pid == 0:
             run_child(request, (self.request_fd, self.reply_fd, self.wake_read,
-                                self.wake_write))
+                                self.wake_write), self.warm)
         try:
             os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
         except OSError:
@@ -136,7 +180,8 @@ class ForkServer:
             self.send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def run_child(request: dict[str, Any], server_fds: tuple[int, ...]) -> NoReturn:
+def run_child(request: dict[str, Any], server_fds: tuple[int, ...],
+              warm: WarmApp | None) -> NoReturn:
     """In the forked child: become a fresh worker process and run the execution."""
     code = 1
     try:
@@ -151,12 +196,9 @@ def run_child(request: dict[str, Any], server_fds: tuple[int, ...]) -> NoReturn:
             os.chdir(request["cwd"])
         argv = list(request["argv"])
         sys.argv = [argv[0], *argv[len(WORKER_MODULE_ARGS):]]
-        code = _run_worker(argv[len(WORKER_MODULE_ARGS):])
-        # os._exit below skips what a fresh interpreter's exit does: run the exit handlers
-        # (notifiers wait there, within a bound, for deliveries still in flight)
-        import atexit
-
-        atexit._run_exitfuncs()
+        if warm is not None and not warm.fits(request["env"], request.get("workflow")):
+            warm = None
+        code = _run_worker(int(argv[-1]), warm)
     except BaseException:  # noqa: BLE001 - nothing may return into the server's loop
         try:
             traceback.print_exc()
@@ -207,23 +249,26 @@ def _max_fd() -> int:
         return 4096
 
 
-def _run_worker(args: list[str]) -> int:
-    """``wfsched execute ID`` through the real CLI: same settings, plugins, exit codes."""
-    root = logging.getLogger()
-    root.handlers = []
-    root.setLevel(logging.WARNING)
-    from wfsched_core.cli.main import main
+def _run_worker(execution_id: int, warm: WarmApp | None) -> int:
+    """What ``wfsched execute ID`` does, with the warm App when it fits.
 
+    The store (engine and connections) is always built here, in the child.
+    """
+    from wfsched_core.cli.app import App
+    from wfsched_core.cli.main import _configure_logging
+    from wfsched_core.errors import WfschedError
+    from wfsched_core.worker import run_execution
+
+    _configure_logging(0)
+    app = warm.app if warm is not None else App()
     try:
-        main(args)
-    except SystemExit as exit_:
-        if exit_.code is None:
-            return 0
-        if isinstance(exit_.code, int):
-            return exit_.code
-        print(exit_.code, file=sys.stderr)
-        return 1
-    return 0
+        return run_execution(execution_id, app.store, app.hooks, app.settings)
+    except WfschedError as exc:
+        print(f"wfsched: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("wfsched: interrupted", file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -234,11 +279,12 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    server = ForkServer(request_fd, reply_fd)
+    warm: WarmApp | None = None
     try:
-        unsafe = warm_up()
+        unsafe, warm = warm_up()
     except Exception as exc:  # noqa: BLE001 - reported to the spawner, which falls back
         unsafe = f"warm-up failed: {type(exc).__name__}: {exc}"
+    server = ForkServer(request_fd, reply_fd, warm)
     try:
         if unsafe:
             server.send({"ready": False, "reason": unsafe})

@@ -121,7 +121,7 @@ class ForkServerClient:
     # --- forking ---------------------------------------------------------------------
 
     def spawn(self, argv: list[str], env: dict[str, str], log_path: str,
-              on_exit: Callable[[], None]) -> ForkedProcess:
+              on_exit: Callable[[], None], workflow: str | None = None) -> ForkedProcess:
         """Fork a worker for ``argv``; raise SpawnerError when the server cannot."""
         if not self.wait_ready():
             raise SpawnerError(self.unusable or "the fork server is not available")
@@ -130,7 +130,7 @@ class ForkServerClient:
             request_id = self._next_id
             event = self._reply_events[request_id] = threading.Event()
         message = {"id": request_id, "argv": argv, "env": env, "log_path": log_path,
-                   "cwd": self.cwd}
+                   "cwd": self.cwd, "workflow": workflow}
         self._send(message)
         if not event.wait(REPLY_TIMEOUT):
             raise SpawnerError(f"the fork server did not answer within {REPLY_TIMEOUT:g}s")

@@ -142,7 +142,8 @@ class LocalSpawner:
 
     def _fork(self, request: SpawnRequest) -> WorkerHandle:
         process = self._server().spawn(request.argv, request.env, str(request.log_path),
-                                       request.on_exit)
+                                       request.on_exit,
+                                       request.spec.name if request.spec else None)
         create_time = process_create_time(process.pid)
         return WorkerHandle(self.name, {"pid": process.pid, "create_time": create_time,
                                         "start_mode": "fork"},

@@ -1,0 +1,1 @@
+"""Workflows for wfsched's benchmarks (bench/)."""
