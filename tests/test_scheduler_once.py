@@ -97,3 +97,30 @@ def test_retry_that_succeeds_makes_once_exit_zero(wf: Wfsched, work_dir: Path) -
         (1, "failed"), (2, "completed")]
     retry = wf.execution(attempts[0]["id"])
     assert retry.retry_of == first and retry.trigger.value == "retry"
+
+
+def test_json_output_carries_exactly_the_contract_fields(wf: Wfsched) -> None:
+    (execution_id,) = wf.trigger("noop", priority=3, greeting="hi")
+    wf.run("scheduler", "--once")
+    (listed,) = wf.json("executions", "list")
+    assert list(listed) == ["id", "workflow", "status", "priority", "attempt", "params",
+                            "created_at", "started_at", "finished_at", "pid", "host",
+                            "spawner", "exit_code", "error"]
+    assert listed["id"] == execution_id and listed["status"] == "completed"
+    assert listed["priority"] == 3 and listed["params"] == {"greeting": "hi"}
+    assert listed["spawner"] == "local" and listed["exit_code"] == 0
+    assert listed["created_at"].endswith("Z") and listed["pid"] > 0
+    shown = wf.json("executions", "show", str(execution_id))
+    assert {k: shown[k] for k in listed} == listed
+    assert shown["steps"][0]["name"] == "nothing"
+    flows = {w["name"]: w for w in wf.json("workflows", "list")}
+    assert flows["noop"]["last_status"] == "completed" and flows["noop"]["steps"] == ["nothing"]
+
+
+def test_filters_of_executions_list(wf: Wfsched) -> None:
+    wf.trigger("noop", count=2)
+    (bad,) = wf.trigger("chatty", fail="1")
+    wf.run("scheduler", "--once", check=False)
+    failed = wf.json("executions", "list", "--status", "failed")
+    assert [e["id"] for e in failed] == [bad]
+    assert len(wf.json("executions", "list", "--workflow", "noop", "--limit", "1")) == 1
