@@ -470,9 +470,11 @@ class Scheduler:
         if execution.pid:  # started by hand on this host: its PID is all we have
             from wfsched_core.processes import is_same_process_alive
 
-            alive = is_same_process_alive(execution.pid, None)
-            return WorkerState(Liveness.ALIVE if alive else Liveness.EXITED,
-                               reason=None if alive else "is gone")
+            # a PID without a create time may have been recycled: a live one proves
+            # nothing (None: the worker's heartbeat decides); a gone one proves death
+            if is_same_process_alive(execution.pid, None):
+                return None
+            return WorkerState(Liveness.EXITED, reason="is gone")
         return None
 
     # --- shutting down ---------------------------------------------------------------
