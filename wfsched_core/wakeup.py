@@ -45,8 +45,8 @@ class NotificationListener:
 
     def _listen(self) -> None:
         raw = self.store.engine.raw_connection()
+        connection = raw.driver_connection  # read first: detach() forgets it
         raw.detach()  # ours alone, outside the pool, in autocommit mode
-        connection = raw.driver_connection
         try:
             connection.autocommit = True
             connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
