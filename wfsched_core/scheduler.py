@@ -303,8 +303,9 @@ class Scheduler:
             self._fail(execution, spec, f"could not start its worker: {exc}",
                        expected=(ExecutionStatus.PENDING,))
             return
-        self.store.record_handle(execution.id, self.id, spawner.name, handle.data, handle.pid)
+        # tracked before anything else can fail: a started worker is never forgotten
         self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
+        self.store.record_handle(execution.id, self.id, spawner.name, handle.data, handle.pid)
         if self.summary.first_start is None:
             self.summary.first_start = time.monotonic()
         log.info("started %s #%s with %s (pid %s)", execution.workflow, execution.id,
@@ -340,8 +341,8 @@ class Scheduler:
                 self._worker_exited(tracked, state)
 
     def _poll(self, tracked: Tracked) -> WorkerState:
-        if tracked.spawner is None:
-            return WorkerState(Liveness.UNKNOWN)
+        if tracked.spawner is None:  # adopted from a run by hand: its PID, if on this host
+            return self._probe(tracked.execution) or WorkerState(Liveness.UNKNOWN)
         return tracked.spawner.poll(tracked.handle)
 
     def _worker_exited(self, tracked: Tracked, state: WorkerState) -> None:
@@ -369,16 +370,25 @@ class Scheduler:
         if not self.tracked:
             return
         limit = self.store.expired_before(self.options.heartbeat_timeout)
-        now = time.monotonic()
-        for execution in self.store.owned_executions(self.id, [ExecutionStatus.RUNNING]):
+        now = utcnow()
+        owned = self.store.owned_executions(self.id, [ExecutionStatus.RUNNING,
+                                                      ExecutionStatus.PENDING])
+        for gone in set(self.tracked) - {e.id for e in owned}:
+            spawner = self.tracked[gone].spawner
+            if spawner is None or not spawner.sees_process:
+                # ended, and we could not see its process exit: its row says so
+                self._untrack(self.store.get_execution(gone))
+        for execution in owned:
+            if execution.status is not ExecutionStatus.RUNNING:
+                continue
             tracked = self.tracked.get(execution.id)
             if tracked is None:
                 continue
             tracked.execution = execution
             if execution.cancel_requested:
                 self._end_and_stop(tracked, ExecutionStatus.CANCELLED, "cancelled while running")
-            elif tracked.spec and tracked.spec.timeout and \
-                    now - tracked.started > tracked.spec.timeout:
+            elif tracked.spec and tracked.spec.timeout and execution.started_at and \
+                    (now - execution.started_at).total_seconds() > tracked.spec.timeout:
                 self._end_and_stop(tracked, ExecutionStatus.FAILED,
                                    f"timeout: still running after {tracked.spec.timeout:g}s",
                                    timed_out=True)
@@ -433,7 +443,7 @@ class Scheduler:
                                   self.options.heartbeat_timeout,
                                   others_are_dead=self._lock is not None)
         release_dead_claims(self.store, live)
-        verdicts = judge_orphans(self.store, live, set(self.tracked),
+        verdicts = judge_orphans(self.store, live - {self.id}, set(self.tracked),
                                  self.options.heartbeat_timeout, self._probe)
         for verdict in verdicts:
             execution = verdict.execution
