@@ -1,0 +1,99 @@
+"""``scheduler --metrics-port``: scraped over HTTP, parsed by prometheus_client's parser."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from subprocess import Popen
+
+import pytest
+from helpers import Wfsched, wait_until
+
+parser = pytest.importorskip("prometheus_client.parser",
+                             reason="prometheus_client is not installed (wfsched-core[metrics])")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics by (name, sorted labels)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in parser.text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+@pytest.fixture
+def metrics_daemon(wf: Wfsched) -> Iterator[tuple[Popen[str], int]]:
+    port = _free_port()
+    process = wf.popen("scheduler", "--max-concurrent", "3", "--metrics-port", str(port))
+    yield process, port
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def test_counters_match_the_executions_run(wf: Wfsched, work_dir: Path, metrics_daemon) -> None:
+    daemon, port = metrics_daemon
+    completed = wf.trigger("noop", count=3)
+    failed = wf.trigger("crash", count=2, dir=work_dir)
+    for execution_id in completed:
+        wf.wait_for_status(execution_id, "completed")
+    for execution_id in failed:
+        wf.wait_for_status(execution_id, "failed")
+
+    def counted() -> dict | None:
+        try:
+            samples = scrape(port)
+        except OSError:
+            return None
+        done = samples.get(("wfsched_executions_total",
+                            (("status", "completed"), ("workflow", "noop"))))
+        return samples if done == 3 else None
+
+    samples = wait_until(counted, 30, "the completed counter to reach 3")
+    assert samples[("wfsched_executions_total", (("status", "failed"), ("workflow", "crash")))] == 2
+    assert sum(v for (name, _), v in samples.items() if name == "wfsched_executions_total") == 5
+    assert samples[("wfsched_execution_duration_seconds_count", (("workflow", "noop"),))] == 3
+    assert samples[("wfsched_execution_duration_seconds_count", (("workflow", "crash"),))] == 2
+    assert samples[("wfsched_slots_max", ())] == 3
+    assert samples[("wfsched_slots_in_use", ())] == 0
+    assert samples[("wfsched_queue_depth", ())] == 0
+    assert 0 <= samples[("wfsched_heartbeat_age_seconds", ())] < 10
+    # the queue depth follows the database: a pending execution the scheduler cannot claim
+    (hanging,) = wf.trigger("hang", seconds=60, dir=work_dir)
+    wait_until(lambda: scrape(port)[("wfsched_slots_in_use", ())] == 1, 30, "one slot in use")
+    assert wf.execution(hanging).status.value == "running"
+
+
+def test_metrics_without_prometheus_client_is_a_clear_error(wf: Wfsched, tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "prometheus_client.py").write_text("raise ImportError('hidden for the test')\n")
+    wf.python_paths.insert(0, shadow)
+    result = wf.run("scheduler", "--once", "--metrics-port", str(_free_port()), check=False)
+    assert result.returncode == 2
+    assert 'pip install "wfsched-core[metrics]"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_metrics_port_in_use_is_a_clear_error(wf: Wfsched) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = wf.run("scheduler", "--once", "--metrics-port",
+                        str(busy.getsockname()[1]), check=False)
+    assert result.returncode == 1
+    assert "cannot serve metrics on 127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr
