@@ -1,0 +1,150 @@
+"""The ``local`` spawner's fork start mode: workers forked from a warm fork server.
+
+Each forked worker must still be a process of its own (PID, process group, log file,
+crash isolation, a killable tree) and must inherit no database connection or thread.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers import Wfsched, wait_until
+
+
+@pytest.fixture
+def daemon(wf: Wfsched):
+    process = wf.popen("scheduler", "--max-concurrent", "3")
+    yield process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    for child in _fork_servers(process.pid):  # its own process group: not hit above
+        child.kill()
+
+
+def _fork_servers(scheduler_pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(scheduler_pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    servers = []
+    for child in children:
+        try:
+            if "wfsched_core.forkserver" in child.cmdline():
+                servers.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return servers
+
+
+def _fork_server(daemon) -> psutil.Process:
+    return wait_until(lambda: (_fork_servers(daemon.pid) or [None])[0], 30,
+                      "the scheduler's fork server")
+
+
+def _started(wf: Wfsched, work_dir: Path, kind: str, count: int = 1) -> list[dict]:
+    return wait_until(lambda: len(wf.records(work_dir, kind)) >= count
+                      and wf.records(work_dir, kind), 30, f"{count} {kind} record(s)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_forked_worker_is_its_own_process(wf: Wfsched, work_dir: Path, daemon) -> None:
+    (execution_id,) = wf.trigger("hang", dir=work_dir, seconds=300)
+    record = _started(wf, work_dir, "started")[0]
+    server = _fork_server(daemon)
+    worker = psutil.Process(record["pid"])
+    assert worker.ppid() == server.pid  # forked, not a fresh interpreter
+    assert record["pid"] not in (daemon.pid, server.pid)
+    assert os.getpgid(record["pid"]) == record["pid"]  # its own process group
+    assert os.getpgid(server.pid) != os.getpgid(daemon.pid)
+    assert wf.execution(execution_id).pid == record["pid"]
+    # the request's environment reached it: WFSCHED_OWNER made it the scheduler's, not manual
+    assert not wf.execution(execution_id).claimed_by.startswith("manual-")
+    wf.run("cancel", str(execution_id))
+    wait_until(lambda: not _alive(record["pid"]), 15, "the cancelled worker gone")
+
+
+def test_output_and_crashes_of_forked_workers(wf: Wfsched, work_dir: Path) -> None:
+    chatty = wf.trigger("chatty")[0]
+    crashed = wf.trigger("crash", dir=work_dir)[0]
+    exited = wf.trigger("crash", how="exit", code=7, dir=work_dir)[0]
+    noops = wf.trigger("noop", count=3)
+    result = wf.run("-v", "scheduler", "--once", "--max-concurrent", "3", check=False)
+    assert result.returncode == 1, result.stderr
+    assert "fork start mode unavailable" not in result.stderr
+    log_text = (wf.home / "logs" / f"{chatty}.log").read_text()
+    for line in ("stdout line: <script>alert(1)</script>", "stderr line",
+                 "log record from step talk"):
+        assert line in log_text
+    assert "killed by signal SIGKILL" in wf.execution(crashed).error
+    assert "exited with code 7" in wf.execution(exited).error
+    assert wf.execution(exited).exit_code == 7
+    for execution_id in [chatty, *noops]:  # the crashes took nothing else down
+        assert wf.execution(execution_id).status.value == "completed"
+    pids = {wf.execution(i).pid for i in [chatty, crashed, exited, *noops]}
+    assert len(pids) == 6  # one process per execution
+
+
+def test_sigkilled_forked_worker_ends_failed_and_cancel_stops_its_tree(
+        wf: Wfsched, work_dir: Path, daemon) -> None:
+    (killed,) = wf.trigger("hang", dir=work_dir)
+    record = _started(wf, work_dir, "started")[0]
+    os.kill(record["pid"], signal.SIGKILL)
+    execution = wf.wait_for_status(killed, "failed", timeout=15)
+    assert "killed by signal SIGKILL" in execution.error
+    (cancelled,) = wf.trigger("with_child", dir=work_dir)
+    child = _started(wf, work_dir, "child")[0]
+    assert psutil.Process(child["pid"]).ppid() == _fork_server(daemon).pid
+    wf.run("cancel", str(cancelled))
+    wait_until(lambda: not _alive(child["pid"]), 15, "the cancelled worker gone")
+    wait_until(lambda: not _alive(child["child_pid"]), 15, "the worker's own child gone")
+    assert wf.execution(cancelled).status.value == "cancelled"
+    assert daemon.poll() is None
+
+
+def test_fork_server_holds_no_connection_or_thread(
+        wf: Wfsched, db_kind: str, work_dir: Path, daemon) -> None:
+    ids = wf.trigger("mark", count=4, dir=work_dir)
+    for execution_id in ids:
+        wf.wait_for_status(execution_id, "completed")
+    server = _fork_server(daemon)
+    assert server.num_threads() == 1
+    assert server.net_connections(kind="inet") == []
+    database_files = [f.path for f in server.open_files() if "wfsched.db" in f.path]
+    assert database_files == []
+    # every worker opened its own connection: all four recorded their own status
+    assert len({wf.execution(i).pid for i in ids}) == 4
+
+
+def test_fork_server_death_falls_back_to_fresh_interpreters(
+        wf: Wfsched, work_dir: Path, daemon) -> None:
+    (hanging,) = wf.trigger("hang", dir=work_dir)
+    record = _started(wf, work_dir, "started")[0]
+    _fork_server(daemon).kill()
+    # the worker it forked is still watched (by PID) and its death still noticed
+    os.kill(record["pid"], signal.SIGKILL)
+    wf.wait_for_status(hanging, "failed", timeout=15)
+    (later,) = wf.trigger("noop")
+    wf.wait_for_status(later, "completed")
+    assert daemon.poll() is None
+
+
+def test_exec_start_mode_and_a_bad_one(wf: Wfsched, work_dir: Path) -> None:
+    wf.write_config('start_mode = "exec"\n')  # appended to the [scheduler] table
+    (execution_id,) = wf.trigger("mark", dir=work_dir)
+    wf.run("scheduler", "--once")
+    assert wf.execution(execution_id).status.value == "completed"
+    wf.write_config('start_mode = "spawn"\n')
+    result = wf.run("scheduler", "--once", check=False)
+    assert result.returncode == 2
+    assert "start_mode" in result.stderr and "Traceback" not in result.stderr
