@@ -121,6 +121,8 @@ def test_a_worker_killed_under_its_scheduler_is_failed_by_pid(
     os.kill(record["pid"], signal.SIGKILL)
     execution = wf.wait_for_status(execution_id, "failed", timeout=15)
     assert "killed by signal SIGKILL" in execution.error
+    # reaped by the scheduler that started it: no zombie left (pid_exists sees zombies)
+    wait_until(lambda: not psutil.pid_exists(record["pid"]), 15, "the worker to be reaped")
     assert daemon.poll() is None
 
 
