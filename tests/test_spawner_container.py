@@ -177,6 +177,11 @@ def test_a_timeout_stops_the_container(cwf: Wfsched, rootfs: Path, containers: C
     execution = cwf.wait_for_status(execution_id, "failed", timeout=30)
     assert execution.error.startswith("timeout: still running after 2s")
     wait_until(lambda: containers.names() == [], 30, "the container to be stopped and removed")
+    # the runtime's stop sent SIGTERM, which reached the worker's handler through --init
+    # (nothing else signals it: the worker knows nothing of its timeout)
+    (step,) = cwf.store.steps(execution_id)
+    assert step.status.value == "failed"
+    assert step.error == "WorkerStopped: stopped by signal SIGTERM"
 
 
 def test_a_container_outlives_a_killed_scheduler_and_is_found_by_its_label(

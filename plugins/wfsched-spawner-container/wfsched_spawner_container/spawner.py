@@ -110,6 +110,8 @@ class ContainerSpawner:
             log.warning("container %s runs on %s, not on %s: it stops itself when its "
                         "heartbeat sees the request", name, handle.data.get("host"), self.host)
             return
+        log.info("stopping container %s (%s stop, %gs grace)", name, self.runtime().executable,
+                 grace)
         self.runtime().stop(name, grace)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:  # --rm removes it just after it stops
