@@ -15,6 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from wfsched_core.errors import SpawnerError
 from wfsched_core.processes import hostname
 from wfsched_core.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
 from wfsched_spawner_container.command import (
@@ -78,12 +79,18 @@ class ContainerSpawner:
                             installation=self.installation)
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
             container_id = runtime.run_detached(argv)
+        except SpawnerError as exc:
+            if "already in use" in str(exc):
+                raise SpawnerError(f"{exc} (another wfsched installation on this host? give "
+                                   "each its own [spawner.container] name_prefix)")
+            raise
         finally:
             # the runtime has copied the variables into the container's configuration
             env_file.unlink(missing_ok=True)
         self._forget_listing()
         name = container_name(self.options, request.execution_id)
-        data = {"name": name, "container_id": container_id, "host": self.host,
+        data = {"name": name, "execution_id": request.execution_id,
+                "container_id": container_id, "host": self.host,
                 "runtime": runtime.executable, "installation": self.installation}
         return WorkerHandle(self.name, data, pid=None)
 
@@ -137,6 +144,8 @@ class ContainerSpawner:
 
 
 def _execution_id(handle: WorkerHandle) -> int | None:
+    if isinstance(handle.data.get("execution_id"), int):
+        return handle.data["execution_id"]
     name = str(handle.data.get("name", ""))
     digits = name.rsplit("-", 1)[-1]
     return int(digits) if digits.isdigit() else None
