@@ -66,9 +66,12 @@ class LocalSpawner:
         self._fallback_reported = False
 
     def check_available(self) -> None:
-        """Start the fork server now, so that it warms up while the scheduler prepares."""
+        """Start the fork server and let it warm up before the scheduler claims anything
+        (an execution claimed meanwhile would wait for the warm-up, not start sooner)."""
         if self.start_mode == "fork":
-            self._server()
+            server = self._server()
+            if not server.wait_ready():
+                self._report_fallback(server.unusable or "not ready")
 
     def close(self) -> None:
         """Stop the fork server (workers it started run on); call at scheduler exit."""
