@@ -138,8 +138,10 @@ def _records(wf: Wfsched, work_dir: Path, kind: str, count: int = 1) -> list[dic
 def test_workflows_run_inside_containers(cwf: Wfsched, containers: Containers,
                                          work_dir: Path) -> None:
     ids = cwf.trigger("mark", count=2, dir=work_dir)
+    (etl,) = cwf.trigger("etl", rows=4)  # a sample workflow (sample_workflows/)
     result = cwf.run("scheduler", "--spawner", "container", "--once", timeout=120)
-    assert "2 completed" in result.stdout + result.stderr
+    assert "3 completed" in result.stdout + result.stderr
+    assert "loaded 4 rows, total 60" in cwf.run("logs", str(etl)).stdout
     records = {r["execution_id"]: r for r in cwf.records(work_dir, "ran")}
     for execution_id in ids:
         execution = cwf.execution(execution_id)
