@@ -97,7 +97,7 @@ def w2_parallel(count: int, seconds: float, mode: str, fresh_sample: int) -> dic
     fresh = run_baseline("fresh", "sleep", fresh_sample, seconds=seconds)
     fresh_makespan = fresh["wall"] / fresh_sample * count  # one after another: linear
     return {
-        "executions": count, "ideal_seconds": ideal,
+        "executions": count, "seconds": seconds, "ideal_seconds": ideal,
         "wfsched_makespan": makespan, "wfsched_command_seconds": wall,
         "wfsched_efficiency": ideal / makespan,
         "fork_makespan": fork["wall"], "fork_efficiency": ideal / fork["wall"],
