@@ -164,9 +164,20 @@ def test_timeline_query_on_every_database(wf: Wfsched, db_kind: str) -> None:
     ids = wf.trigger("noop", count=3)
     wf.run("scheduler", "--once", "--max-concurrent", "3")
     rows = recent_started(wf.store, 200)
-    assert [row["id"] for row in rows] == sorted(ids)
+    assert sorted(row["id"] for row in rows) == sorted(ids)
+    assert [row["started_at"] for row in rows] == sorted(row["started_at"] for row in rows)
     assert all(row["claimed_by"] and row["finished_at"] for row in rows)
     svg = render_svg(rows, {})
     for execution_id in ids:
         assert f'href="/executions/{execution_id}"' in svg
     assert recent_started(wf.store, 2) == rows[1:]
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(wf: Wfsched) -> None:
+    result = wf.run("--database-url", "postgresql://someone:Hunter2pw@127.0.0.1:1/nothing",
+                    "web", "--port", "1", check=False, timeout=60)
+    assert result.returncode == 1
+    assert "cannot use the database postgresql+psycopg://someone:***@127.0.0.1:1/nothing" \
+        in result.stderr
+    assert "Hunter2pw" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

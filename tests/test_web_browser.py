@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 import test_web_support as support
-from conftest import IN_CI
 from helpers import Wfsched, wait_until
 from test_web_support import TOKEN, WebServer
 
 web = support.web
 scheduler = support.scheduler
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = Path(os.environ.get("WFSCHED_TEST_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update"]

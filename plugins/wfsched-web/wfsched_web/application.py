@@ -17,7 +17,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wfsched_web.api import api_routes, error_response
+from wfsched_core.errors import WfschedError
+from wfsched_web.api import api_routes, error_response, status_for
 from wfsched_web.dashboard import Dashboard
 from wfsched_web.pages import error_page, make_environment, page_routes
 from wfsched_web.security import Guard
@@ -91,6 +92,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return HTMLResponse(message, status_code=exc.status_code)
 
 
+async def wfsched_error(request: Request, exc: Exception) -> Response:
+    """An error of ours outside the API (the database went away): its message, no trace."""
+    assert isinstance(exc, WfschedError)
+    status = status_for(exc)
+    if _wants_json(request):
+        return error_response(status, str(exc))
+    return error_page(request, status, str(exc))
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("error answering %s %s", request.method, request.url.path, exc_info=exc)
     if _wants_json(request):
@@ -108,7 +118,8 @@ def create_app(app: App, config: WebConfig) -> Starlette:
                     # A page on another site must not reach a loopback dashboard through
                     # a DNS name rebound to 127.0.0.1: only loopback Host headers pass.
                     Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error, WfschedError: wfsched_error,
+                            Exception: server_error},
     )
     web.state.config = config
     web.state.dashboard = Dashboard(app)

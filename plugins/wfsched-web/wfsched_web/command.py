@@ -58,7 +58,7 @@ def web(app: App, host: str, port: int, token_env: str) -> int:
     check_bind(host, token, token_env)
     # Build the store and catalog before serving: request threads then only read them.
     store = app.store
-    app.hooks.catalog()
+    app.hooks.catalog().all()
 
     import uvicorn
 
