@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "commit": commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "runs": runs, "quick": args.quick, "start_mode": args.start_mode,
-        **workloads.python_info(), "workloads": {},
+        **workloads.python_info(), "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg()[0], "workloads": {},
     }
     for name in selected:
         all_runs = []
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             all_runs.append(workload_plan[name]())
         results["workloads"][name] = {"median": medians(all_runs), "runs": all_runs}
         show(name, results["workloads"][name]["median"])
+    results["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w") as handle:
         json.dump(results, handle, indent=2, default=str)
