@@ -68,8 +68,12 @@ def test_status_watch_refreshes_until_interrupted(wf: Wfsched) -> None:
             process.wait(10)
 
 
-def _run_in_terminal(wf: Wfsched, *args: str, timeout: float = 90) -> tuple[int, str]:
-    """Run a command with stdout and stderr on a pseudo-terminal; return (code, output)."""
+def _run_in_terminal(wf: Wfsched, *args: str, timeout: float = 90,
+                     interrupt_when: str | None = None) -> tuple[int, str]:
+    """Run a command with stdout and stderr on a pseudo-terminal; return (code, output).
+
+    With ``interrupt_when``, send SIGINT (Ctrl-C) once the output holds that text.
+    """
     controller, terminal = pty.openpty()
     process = subprocess.Popen(wf.argv(*args), env=wf.env, cwd=wf.home,
                                stdout=terminal, stderr=terminal, stdin=subprocess.DEVNULL)
@@ -87,6 +91,9 @@ def _run_in_terminal(wf: Wfsched, *args: str, timeout: float = 90) -> tuple[int,
                 if not data:
                     break
                 chunks.append(data)
+                if interrupt_when and interrupt_when.encode() in b"".join(chunks):
+                    process.send_signal(signal.SIGINT)
+                    interrupt_when = None
             elif process.poll() is not None:
                 break
         return process.wait(30), b"".join(chunks).decode(errors="replace")
@@ -95,6 +102,14 @@ def _run_in_terminal(wf: Wfsched, *args: str, timeout: float = 90) -> tuple[int,
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+def test_status_watch_redraws_in_place_in_a_terminal(wf: Wfsched) -> None:
+    code, output = _run_in_terminal(wf, "status", "--watch", "--interval", "0.2",
+                                    interrupt_when="running: none")
+    assert code == 0, output
+    assert output.startswith("\x1b[H\x1b[2J") and "slots in use 0/0" in output
+    assert "Traceback" not in output
 
 
 def test_once_shows_a_progress_bar_in_a_terminal(wf: Wfsched, work_dir: Path) -> None:

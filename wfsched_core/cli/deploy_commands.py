@@ -74,8 +74,9 @@ class DeployValues:
 
     @property
     def watchdog_seconds(self) -> int:
-        # pinged once per heartbeat: leave room for a few missed ones and a slow database
-        return max(60, math.ceil(self.heartbeat_interval * 10))
+        # pinged once per heartbeat: leave room for a few missed ones and a slow database;
+        # and never shorter than a graceful stop, during which the loop no longer ticks
+        return max(60, math.ceil(self.heartbeat_interval * 10), self.stop_seconds)
 
 
 def values_for(app: App, user: str | None, max_concurrent: int | None,
