@@ -106,15 +106,24 @@ def _run_steps(execution: Execution, store: SqlStore,
 
 def _run_step(execution: Execution, store: SqlStore, hooks: PluginHooks, position: int,
               name: str, function: Any, instance: Any, ctx: StepContext) -> None:
-    step = store.start_step(execution.id, position, name)
+    # a step's record must survive a database outage like the final status does: the
+    # work is done, and an outage while recording it must not turn it into a failure
+    step = with_database_retry(lambda: store.start_step(execution.id, position, name),
+                               f"record the start of step {name}",
+                               give_up_after=FINAL_STATUS_PATIENCE)
     try:
         result = function(instance, ctx)
     except BaseException as exc:
-        done = store.finish_step(step, StepStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        done = with_database_retry(
+            lambda: store.finish_step(step, StepStatus.FAILED, error=error),
+            f"record the end of step {name}", give_up_after=FINAL_STATUS_PATIENCE)
         hooks.step_finished(execution, done)
         raise
     ctx.results[name] = result
-    done = store.finish_step(step, StepStatus.COMPLETED, result=result)
+    done = with_database_retry(
+        lambda: store.finish_step(step, StepStatus.COMPLETED, result=result),
+        f"record the end of step {name}", give_up_after=FINAL_STATUS_PATIENCE)
     hooks.step_finished(execution, done)
 
 
