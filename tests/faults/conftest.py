@@ -76,6 +76,18 @@ def schedulers(wf: Wfsched) -> Iterator[Schedulers]:
     runner.cleanup()
 
 
+def records(work_dir: Path, kind: str) -> list[dict[str, Any]]:
+    """The records of ``kind`` the workflows wrote so far; one being written is skipped
+    (the test workflows write in place, so a reader can catch a file half-written)."""
+    found = []
+    for path in sorted(work_dir.glob(f"{kind}-*.json")):
+        try:
+            found.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def double_runs(work_dir: Path) -> int:
     """Execution ids whose record files come from more than one process."""
     pids: dict[int, set[int]] = defaultdict(set)

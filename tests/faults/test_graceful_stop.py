@@ -17,13 +17,13 @@ import psutil
 import pytest
 from helpers import Wfsched, wait_until
 
-from faults.conftest import Schedulers
+from faults.conftest import Schedulers, records
 
 GRACE = 1.5
 
 
 def _started(wf: Wfsched, work_dir: Path, count: int) -> list[dict]:
-    return wait_until(lambda: len(r := wf.records(work_dir, "started")) >= count and r, 30,
+    return wait_until(lambda: len(r := records(work_dir, "started")) >= count and r, 30,
                       f"{count} worker(s) to start")
 
 

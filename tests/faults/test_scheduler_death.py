@@ -17,12 +17,12 @@ from pathlib import Path
 import psutil
 from helpers import Wfsched, wait_until
 
-from faults.conftest import Schedulers
+from faults.conftest import Schedulers, records
 
 
 def _ran_pids(wf: Wfsched, work_dir: Path) -> dict[int, list[int]]:
     pids: dict[int, list[int]] = {}
-    for record in wf.records(work_dir, "ran"):
+    for record in records(work_dir, "ran"):
         pids.setdefault(record["execution_id"], []).append(record["pid"])
     return pids
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from helpers import Wfsched, wait_until
 
-from faults.conftest import Schedulers
+from faults.conftest import Schedulers, records
 
 # How the kernel's OOM killer ends its victim: SIGKILL (mm/oom_kill.c sends SIGKILL), so
 # an OOM death is a SIGKILL of a process holding a lot of memory, which is what we do.
@@ -19,7 +19,7 @@ OOM_SIGNAL = signal.SIGKILL
 
 def _ran(wf: Wfsched, work_dir: Path, execution_id: int) -> dict:
     def record() -> dict | None:
-        found = [r for r in wf.records(work_dir, "ran") if r["execution_id"] == execution_id]
+        found = [r for r in records(work_dir, "ran") if r["execution_id"] == execution_id]
         return found[0] if found else None
 
     return wait_until(record, 30, f"execution {execution_id} to start its step")

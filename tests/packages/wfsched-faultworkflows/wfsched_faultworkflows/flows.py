@@ -15,8 +15,11 @@ def _record(ctx, kind, **data):
     if not directory:
         return
     path = Path(directory) / f"{kind}-{ctx.execution_id}-{ctx.attempt}-{os.getpid()}.json"
-    path.write_text(json.dumps(dict(data, execution_id=ctx.execution_id,
-                                    attempt=ctx.attempt, pid=os.getpid())))
+    # written aside and renamed: a reader never sees a half-written record
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(dict(data, execution_id=ctx.execution_id,
+                                       attempt=ctx.attempt, pid=os.getpid())))
+    os.replace(partial, path)
 
 
 class Segfault(Workflow):

@@ -1,0 +1,128 @@
+"""Guarantee 5: database outages. The scheduler and the workers wait, retry with a clear
+log line, and resume without losing a status update; SQLite never says ``database is
+locked`` in normal operation, even with 20 workers finishing at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import Wfsched, wait_until
+
+from faults.conftest import Schedulers, records
+from faults.proxy import CuttableProxy
+
+# Holds the SQLite write lock (BEGIN EXCLUSIVE) for a few seconds: another program, a
+# backup, an operator's sqlite3 shell. It says when it holds the lock.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+from pathlib import Path
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+Path(sys.argv[2]).touch()
+time.sleep(float(sys.argv[3]))  # the outage itself
+connection.execute("COMMIT")
+"""
+LOCK_SECONDS = 4.0
+
+
+def _ran(wf: Wfsched, work_dir: Path, count: int, kind: str = "ran") -> list[dict]:
+    return wait_until(lambda: len(r := records(work_dir, kind)) >= count and r, 60,
+                      f"{count} '{kind}' record(s)")
+
+
+def _all_logs(wf: Wfsched) -> str:
+    texts = [wf.output_of(p.stem) for p in wf.home.glob("*.out")]
+    texts += [p.read_text(errors="replace") for p in (wf.home / "logs").glob("*.log")]
+    return "\n".join(texts)
+
+
+def test_sqlite_locked_by_another_process_everyone_waits_and_resumes(
+        wf: Wfsched, work_dir: Path, schedulers: Schedulers) -> None:
+    daemon = schedulers.start("--max-concurrent", "5")
+    gate = work_dir / "gate"
+    ids = wf.trigger("gate", count=3, dir=work_dir, gate=gate)
+    _ran(wf, work_dir, 3)
+    locked = work_dir / "locked"
+    database = wf.database_url.removeprefix("sqlite:///")
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, database, str(locked),
+                               str(LOCK_SECONDS)])
+    wait_until(locked.exists, 20, "the other process to hold the lock")
+    gate.touch()  # the workers finish their step while the database is locked
+    queued = wf.popen("trigger", "noop", name="trigger")  # a user triggers meanwhile
+    _ran(wf, work_dir, 3, kind="passed")
+    if holder.poll() is None:  # still locked: nothing could have been written
+        assert {wf.execution(i).status.value for i in ids} == {"running"}
+    assert holder.wait(30) == 0
+    for execution_id in ids:
+        wf.wait_for_status(execution_id, "completed", timeout=40)
+    assert queued.wait(40) == 0
+    (later,) = [int(x) for x in wf.output_of("trigger").split()]
+    wf.wait_for_status(later, "completed", timeout=30)
+    assert daemon.poll() is None
+    assert "database is locked" not in _all_logs(wf)
+    assert not wf.store.running_executions()
+
+
+def test_twenty_workers_finishing_at_once_never_see_database_is_locked(
+        wf: Wfsched, work_dir: Path, schedulers: Schedulers) -> None:
+    daemon = schedulers.start("--max-concurrent", "20")
+    gate = work_dir / "gate"
+    ids = wf.trigger("gate", count=20, dir=work_dir, gate=gate)
+    _ran(wf, work_dir, 20)
+    gate.touch()
+    for execution_id in ids:
+        wf.wait_for_status(execution_id, "completed", timeout=60)
+    logs = _all_logs(wf)
+    assert "database is locked" not in logs
+    assert "Traceback" not in logs
+    assert daemon.poll() is None
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_postgresql_unreachable_workers_record_their_end_after_the_outage(
+        wf: Wfsched, work_dir: Path, schedulers: Schedulers, db_kind: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    direct = make_url(wf.database_url)
+    wf.store  # noqa: B018 - the test's own reads go straight to the server
+    with CuttableProxy(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
+        wf.database_url = direct.set(port=proxy.port).render_as_string(hide_password=False)
+        daemon = schedulers.start("--max-concurrent", "4")
+        gate = work_dir / "gate"
+        ids = wf.trigger("gate", count=2, dir=work_dir, gate=gate)
+        _ran(wf, work_dir, 2)
+        for execution_id in ids:
+            wf.wait_for_status(execution_id, "running")
+
+        cut_at = time.monotonic()
+        proxy.cut()
+        gate.touch()  # both finish during the outage
+        _ran(wf, work_dir, 2, kind="passed")
+        logs = wf.home / "logs"
+        wait_until(lambda: all("database unavailable while trying to record the end"
+                               in (logs / f"{i}.log").read_text() for i in ids),
+                   30, "the workers to retry their final status")
+        wait_until(lambda: "database unavailable" in wf.output_of(), 30,
+                   "the scheduler to report the outage")
+        wait_until(lambda: time.monotonic() - cut_at >= 5, 10, "a five-second outage")
+        for execution_id in ids:  # nothing got through
+            assert wf.execution(execution_id).status.value == "running"
+        proxy.restore()
+
+        for execution_id in ids:
+            execution = wf.wait_for_status(execution_id, "completed", "failed", timeout=40)
+            assert execution.status.value == "completed", execution.error
+        (later,) = wf.trigger("noop")  # the scheduler resumed
+        wf.wait_for_status(later, "completed", timeout=30)
+        assert daemon.poll() is None
+        assert proxy.refused > 0
+        assert "Traceback" not in wf.output_of()
+        os.kill(daemon.pid, signal.SIGTERM)
+        assert daemon.wait(30) == 0
+    assert not wf.store.running_executions()
