@@ -94,7 +94,7 @@ def test_operator_session_in_a_browser(page: Any, web: WebServer, wf: Wfsched, s
     # trigger three executions with the form, then watch them finish without a reload
     row = page.locator('tr[data-workflow="mark"]')
     row.locator("input[name=count]").fill("3")
-    row.locator("textarea[name=params]").fill(f"seconds=1.5\ndir={work_dir}")
+    row.locator("textarea[name=params]").fill(f"seconds=3\ndir={work_dir}")
     row.locator("button:has-text('Trigger')").click()
     page.wait_for_url("**/executions")
     flash = page.inner_text(".flash")
@@ -158,6 +158,7 @@ def test_a_running_execution_page_follows_its_log(page: Any, web: WebServer, sch
                                json={"params": {"dir": str(work_dir), "seconds": "4"}}
                                ).json()["ids"]
     page.goto(f"/executions/{execution_id}")
+    assert page.inner_text("#status") in ("pending", "running")
     page.evaluate("window.stillTheSamePage = true")
     page.wait_for_selector("#status:has-text('completed')", timeout=40_000)
     assert page.evaluate("window.stillTheSamePage") is True
@@ -176,4 +177,8 @@ def test_forms_refuse_a_missing_csrf_token(page: Any, web: WebServer) -> None:
                                max_redirects=0)
     assert answer.status == 403
     assert "expired" in answer.text()
+    # the session cookie alone does not open the API's acting routes (no CSRF there)
+    api = page.request.post("/api/workflows/noop/trigger", data="{}",
+                            headers={"Content-Type": "text/plain"})
+    assert api.status == 401
     assert web.get("/api/executions").json() == []
