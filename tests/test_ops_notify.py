@@ -1,4 +1,8 @@
-"""systemd integration: READY, WATCHDOG, STATUS and STOPPING on a real NOTIFY_SOCKET."""
+"""systemd integration: READY, WATCHDOG, STATUS and STOPPING on a real NOTIFY_SOCKET.
+
+WATCHDOG and STATUS are sent from ``wfsched_scheduler_tick``: these tests are that hook's
+end-to-end test (with the metrics and the daily retention in test_ops_metrics/prune).
+"""
 
 from __future__ import annotations
 
