@@ -78,6 +78,7 @@ class Tracked:
     handle: WorkerHandle
     spec: WorkflowSpec | None
     started: float = field(default_factory=time.monotonic)
+    liveness: Liveness = Liveness.ALIVE  # what its spawner last said
 
 
 @dataclass
@@ -337,6 +338,7 @@ class Scheduler:
     def _reap(self) -> None:
         for tracked in list(self.tracked.values()):
             state = self._poll(tracked)
+            tracked.liveness = state.liveness
             if state.liveness is Liveness.EXITED:
                 self._worker_exited(tracked, state)
 
@@ -392,7 +394,8 @@ class Scheduler:
                 self._end_and_stop(tracked, ExecutionStatus.FAILED,
                                    f"timeout: still running after {tracked.spec.timeout:g}s",
                                    timed_out=True)
-            elif (tracked.spawner is None or not tracked.spawner.sees_process) and \
+            elif (tracked.spawner is None or not tracked.spawner.sees_process
+                  or tracked.liveness is Liveness.UNKNOWN) and \
                     execution.heartbeat_at is not None and execution.heartbeat_at < limit:
                 self._end_and_stop(tracked, ExecutionStatus.FAILED,
                                    "worker lost: its heartbeat stopped")
