@@ -57,15 +57,34 @@ def once_progress(runner: Scheduler, stream: IO[str] | None = None) -> Iterator[
     stop = threading.Event()
     thread = threading.Thread(target=_report, args=(runner, stream, terminal, stop),
                               name="wfsched-progress", daemon=True)
+    clear_line = _ClearLineBeforeLogging(stream)
+    handlers = logging.getLogger().handlers[:] if terminal else []
+    for handler in handlers:
+        handler.addFilter(clear_line)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join(5)
+        for handler in handlers:
+            handler.removeFilter(clear_line)
         if terminal:
             stream.write("\r\x1b[K")
             stream.flush()
+
+
+class _ClearLineBeforeLogging(logging.Filter):
+    """Erase the bar before a log line is written, so the line starts clean; the bar is
+    drawn again below it at the next refresh."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.stream.write("\r\x1b[K")
+        return True
 
 
 def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.Event) -> None:
