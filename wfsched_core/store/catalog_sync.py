@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from wfsched_core.db.schema import workflow_dependencies, workflows
 from wfsched_core.db.schema import workflow_executions as executions
@@ -22,6 +22,19 @@ class CatalogSyncMixin(StoreBase):
     def sync_workflows(self, rows: Sequence[WorkflowRow],
                        dependencies: Iterable[tuple[str, str]] | None = None) -> None:
         """Insert or refresh each workflow; with ``dependencies``, replace the edge list."""
+        # Schedulers that start together insert the same names (or deadlock on them on
+        # MySQL/MariaDB): the loser of that race tries again, and then sees the rows.
+        dependencies = None if dependencies is None else list(dependencies)
+        for attempt in range(3):
+            try:
+                return self._sync_workflows_once(rows, dependencies)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == 2 or (isinstance(exc, OperationalError)
+                                    and "deadlock" not in str(exc).lower()):
+                    raise
+
+    def _sync_workflows_once(self, rows: Sequence[WorkflowRow],
+                             dependencies: Iterable[tuple[str, str]] | None) -> None:
         now = utcnow()
         with self._write() as conn:
             existing = set(conn.execute(select(workflows.c.name)).scalars())
