@@ -47,7 +47,13 @@ class Cluster:
             found = {name: rows.get(p.pid) for name, p in self.processes.items()}
             return found if all(found.values()) else None  # type: ignore[return-value]
 
-        return wait_until(all_registered, timeout, "every scheduler to register", 0.2)
+        try:
+            return wait_until(all_registered, timeout, "every scheduler to register", 0.2)
+        except AssertionError as exc:
+            rows = self.registered()
+            missing = {name: self.wf.output_of(name)[-2000:]
+                       for name, p in self.processes.items() if p.pid not in rows}
+            raise AssertionError(f"{exc}; not registered (their output): {missing}") from None
 
     def kill(self, name: str) -> None:
         """SIGKILL a scheduler (and its fork server); its workers, in their own process
