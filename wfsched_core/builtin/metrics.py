@@ -112,7 +112,11 @@ class SchedulerMetrics:
         assert self.store is not None
         # the tick has a time budget: a late call may overlap the next; count each id once
         with self._lock:
-            since = self._since or datetime.min
+            if self._since is None:  # scheduler_started did not run (it has a time budget)
+                from wfsched_core.records import utcnow
+
+                self._since = utcnow()
+            since = self._since
             rows = finished_by_owner_since(self.store, scheduler_id, since - LOOK_BACK)
             added = 0
             for row in rows:
