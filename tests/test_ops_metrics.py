@@ -103,3 +103,41 @@ def test_metrics_port_in_use_is_a_clear_error(wf: Wfsched) -> None:
     assert result.returncode == 1
     assert "cannot serve metrics on 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_each_execution_is_counted_once_even_when_it_commits_late(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from wfsched_core.builtin.metrics import SchedulerMetrics
+    from wfsched_core.db.schema import workflow_executions as executions
+    from wfsched_core.records import utcnow
+    from wfsched_core.store import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'metrics.db'}")
+    store.ensure_schema(auto_create=True)
+
+    def finished(owner: str, status: str, ago: float) -> None:
+        end = utcnow() - timedelta(seconds=ago)
+        with store.engine.begin() as conn:
+            conn.execute(executions.insert().values(
+                workflow="noop", status=status, created_at=end, claimed_by=owner,
+                started_at=end - timedelta(seconds=2), finished_at=end))
+
+    try:
+        plugin = SchedulerMetrics()
+        plugin.enable(store)
+        finished("me", "completed", 1)
+        finished("me", "failed", 1)
+        finished("another scheduler", "completed", 1)
+        assert plugin.count_finished("me") == 2
+        assert plugin.count_finished("me") == 0  # the look-back window re-reads, never recounts
+        # a worker stamped finished_at before our last look but committed after it
+        finished("me", "completed", 30)
+        assert plugin.count_finished("me") == 1
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in plugin.registry.collect() for s in family.samples}
+        assert samples[("wfsched_executions_total",
+                        (("status", "completed"), ("workflow", "noop")))] == 2
+        assert samples[("wfsched_execution_duration_seconds_sum", (("workflow", "noop"),))] == 6
+    finally:
+        store.dispose()
