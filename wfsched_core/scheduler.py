@@ -463,6 +463,9 @@ class Scheduler:
         spawner = None
         if execution.spawner and execution.spawner in self._factories:
             spawner = self._spawner(execution.spawner)
+            if spawner.sees_process and execution.host != self.host:
+                # it would look the PID up on this host: elsewhere the heartbeat decides
+                spawner = None
         handle = WorkerHandle(execution.spawner or "unknown", execution.worker_handle or {},
                               pid=execution.pid)
         self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
