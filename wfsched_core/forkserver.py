@@ -199,6 +199,11 @@ def run_child(request: dict[str, Any], server_fds: tuple[int, ...],
         if warm is not None and not warm.fits(request["env"], request.get("workflow")):
             warm = None
         code = _run_worker(int(argv[-1]), warm)
+        # os._exit below skips what a fresh interpreter's exit does: run the exit handlers
+        # (notifiers wait there, within a bound, for deliveries still in flight)
+        import atexit
+
+        atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001 - nothing may return into the server's loop
         try:
             traceback.print_exc()
