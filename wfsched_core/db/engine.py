@@ -64,6 +64,10 @@ def make_engine(url_text: str) -> Engine:
                                    "check_same_thread": False}}
     elif backend == "postgresql" or backend in ("mysql", "mariadb"):
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+        if backend != "postgresql" and url.drivername.endswith("pymysql"):
+            # PyMySQL's connect_timeout covers only the TCP connect: a server that accepts
+            # and never answers would hang the handshake forever without a read timeout
+            kwargs["connect_args"]["read_timeout"] = CONNECT_TIMEOUT
     try:
         engine = create_engine(url, **kwargs)
     except ModuleNotFoundError as exc:
@@ -72,6 +76,8 @@ def make_engine(url_text: str) -> Engine:
         raise UsageError(f"unusable database URL {mask_url(url)}: {exc}")
     if backend == "sqlite":
         _configure_sqlite(engine)
+    elif "read_timeout" in kwargs.get("connect_args", {}):
+        _lift_read_timeout_after_connect(engine)
     return engine
 
 
@@ -91,6 +97,15 @@ def _missing_driver_message(url: URL, backend: str, module: str) -> str:
         message += (f", or use {backend}+{_DRIVERS[backend][1]}:// with: "
                     f"pip install \"{_DRIVERS[backend][2]}\"")
     return message
+
+
+def _lift_read_timeout_after_connect(engine: Engine) -> None:
+    """Connected: queries may wait longer than a handshake (row locks), so no read limit."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if hasattr(dbapi_connection, "_read_timeout"):
+            dbapi_connection._read_timeout = None  # PyMySQL re-applies it on the next read
 
 
 def _prepare_sqlite_path(url: URL) -> None:
