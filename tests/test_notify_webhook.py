@@ -234,3 +234,9 @@ def test_plugins_list_shows_the_notifier_and_its_hooks(wf: Wfsched) -> None:
     assert webhook["error"] is None and webhook["distribution"] == "wfsched-notify-webhook"
     assert "wfsched_execution_failed" in webhook["hooks"]
     assert "wfsched_notify_report" in webhook["hooks"]
+
+
+def test_notify_commands_without_any_notifier(wf: Wfsched) -> None:
+    assert "no notifier is configured" in wf.run("notify", "list").stdout
+    result = wf.run("notify", "test", check=False)
+    assert result.returncode == 1 and "no notifier is configured" in result.stdout
