@@ -70,18 +70,16 @@ def _targets_of(table: ConfigTable) -> list[WebhookTarget]:
             raise table.fail("url", f"{display_url(url)}: {problem}")
     secret = table.secret_from_env("secret_env")
     name = table.string("name")
-    common = dict(
-        filter=table.event_filter(),
+    first = WebhookTarget(
+        url=urls[0], display="", filter=table.event_filter(),
         format=table.choice("format", FORMATS, "json"),
         timeout=table.number("timeout", 5.0, minimum=0.05),
         retries=int(table.number("retries", 2, integer=True)),
         backoff=table.number("backoff", 1.0),
         secret=secret[1] if secret else None,
     )
-    return [
-        WebhookTarget(url=url, display=_label(name, url, n, len(urls)), **common)  # type: ignore[arg-type]
-        for n, url in enumerate(urls, 1)
-    ]
+    return [replace(first, url=url, display=_label(name, url, n, len(urls)))
+            for n, url in enumerate(urls, 1)]
 
 
 def url_problem(url: str) -> str | None:
