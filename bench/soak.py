@@ -1,0 +1,324 @@
+"""``python -m bench.soak [--minutes 5]``: run wfsched under chaos, then check invariants.
+
+For N minutes a scheduler runs over a mix of quick, slow, failing and crashing workflows
+(the test suite's workflow packages) on a SQLite database, while this script keeps
+queueing work, SIGKILLs random workers (what the OOM killer does), and restarts the
+scheduler at random: SIGKILL, SIGTERM (graceful) or SIGTERM twice (stop the workers).
+Then it lets the last scheduler drain the queue and checks what must always hold:
+
+- every execution ended (nothing ``pending`` or ``running`` is left);
+- no execution ran in more than one process (the workflows' record files, one per
+  process that ran an execution, are the ground truth: not the database);
+- no ``database is locked`` and no traceback in any scheduler output.
+
+It prints the figures (and ``--json`` writes them); the exit status is 1 when an
+invariant broke. docs/reliability.md records a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = REPO / "tests" / "packages"
+PYTHON = sys.executable
+
+CONFIG = """\
+[scheduler]
+poll_interval = 0.2
+heartbeat_interval = 0.5
+heartbeat_timeout = 5
+grace_period = 2
+kill_grace = 2
+
+[workflows.mark]
+retries = 2
+retry_delay = 0.2
+
+[workflows.crash]
+retries = 1
+retry_delay = 0.2
+"""
+
+# (workflow, params, weight): the mix of work queued during the soak
+MIX: list[tuple[str, dict[str, Any], int]] = [
+    ("mark", {"seconds": 0}, 6),                       # quick
+    ("mark", {"seconds": 3}, 3),                       # slow
+    ("hang_first", {"seconds": 2}, 2),                 # slow first attempt, quick retry
+    ("fail_then_pass", {"succeed_on": 2}, 2),          # fails once, then passes
+    ("crash", {"how": "sigkill"}, 1),                  # kills itself
+    ("crash", {"how": "exit", "code": 3}, 1),          # exits hard
+    ("segfault", {}, 1),                               # segfaults
+]
+# a record file: <kind>-<execution id>-<attempt>-<pid>.json
+RECORD_NAME = re.compile(r"^[a-z_]+-(\d+)-(\d+)-(\d+)\.json$")
+
+
+@dataclass
+class Figures:
+    """What happened during one soak."""
+
+    minutes: float = 0.0
+    queued: int = 0
+    workers_killed: int = 0
+    restarts: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    failure_reasons: Counter[str] = field(default_factory=Counter)
+    executions_that_ran: int = 0
+    ran_more_than_once: int = 0
+    left_running: int = 0
+    left_pending: int = 0
+    database_locked_lines: int = 0
+    traceback_lines: int = 0
+    drain_seconds: float = 0.0
+
+    @property
+    def invariants_hold(self) -> bool:
+        return not (self.ran_more_than_once or self.left_running or self.left_pending
+                    or self.database_locked_lines or self.traceback_lines)
+
+
+def install_packages(target: Path) -> None:
+    """``pip install --target`` the suite's workflow packages for the soak's processes."""
+    for name in ("wfsched-testworkflows", "wfsched-faultworkflows"):
+        build = target.parent / f"src-{name}"
+        shutil.copytree(PACKAGES / name, build, ignore=shutil.ignore_patterns(
+            "*.egg-info", "__pycache__", "build"))
+        subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--no-build-isolation", "--disable-pip-version-check", "--target",
+                        str(target), str(build)], check=True, capture_output=True)
+
+
+class Soak:
+    """One soak run in its own temporary home."""
+
+    def __init__(self, home: Path, max_concurrent: int, seed: int) -> None:
+        self.home = home
+        self.records = home / "records"
+        self.records.mkdir()
+        self.packages = home / "packages"
+        (home / "wfsched.toml").write_text(CONFIG)
+        self.database_url = f"sqlite:///{home / 'wfsched.db'}"
+        self.max_concurrent = max_concurrent
+        self.random = random.Random(seed)
+        self.figures = Figures()
+        self.scheduler: subprocess.Popen[bytes] | None = None
+        self.generation = 0
+        from wfsched_core.store import SqlStore
+
+        self.store = SqlStore(self.database_url)
+        self.store.ensure_schema(auto_create=True)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WFSCHED_")}
+        env.update(WFSCHED_HOME=str(self.home), WFSCHED_DATABASE_URL=self.database_url,
+                   PYTHONPATH=str(self.packages))
+        return env
+
+    # --- the scheduler -------------------------------------------------------------
+
+    def start_scheduler(self) -> None:
+        self.generation += 1
+        out = open(self.home / f"scheduler-{self.generation}.out", "wb")  # noqa: SIM115
+        self.scheduler = subprocess.Popen(
+            [PYTHON, "-m", "wfsched_core", "scheduler", "--max-concurrent",
+             str(self.max_concurrent)], env=self.env, cwd=self.home, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def restart_scheduler(self) -> None:
+        """Stop the scheduler one of three ways, then start a new one at once."""
+        assert self.scheduler is not None
+        how = self.random.choices(["SIGKILL", "SIGTERM", "SIGTERM twice"], [4, 4, 2])[0]
+        self.figures.restarts[how] += 1
+        if how == "SIGKILL":
+            self.scheduler.kill()  # the scheduler alone: its workers live on
+            self.scheduler.wait(30)
+        else:
+            self.scheduler.send_signal(signal.SIGTERM)
+            if how == "SIGTERM twice":
+                time.sleep(self.random.uniform(0.1, 1.0))  # chaos timing, not a wait
+                self.scheduler.send_signal(signal.SIGTERM)
+            try:
+                self.scheduler.wait(60)  # grace 2 s + kill grace 2 s, plus a loaded host
+            except subprocess.TimeoutExpired:
+                self.figures.restarts["did not stop in 60 s (killed)"] += 1
+                self.scheduler.kill()
+                self.scheduler.wait(30)
+        self.start_scheduler()
+
+    # --- chaos ---------------------------------------------------------------------
+
+    def queue_some(self) -> None:
+        workflow, params, _ = self.random.choices(MIX, [w for *_, w in MIX])[0]
+        count = self.random.randint(1, 3)
+        self.store.enqueue(workflow, params={**params, "dir": str(self.records)},
+                           count=count)
+        self.figures.queued += count
+
+    def kill_a_worker(self) -> None:
+        """SIGKILL one running worker, checked by PID and create time (never a stranger)."""
+        running = [e for e in self.store.running_executions() if e.pid]
+        if not running:
+            return
+        execution = self.random.choice(running)
+        created = (execution.worker_handle or {}).get("create_time")
+        try:
+            process = psutil.Process(execution.pid)
+            if created is None or abs(process.create_time() - created) > 0.05:
+                return
+            process.kill()
+            self.figures.workers_killed += 1
+        except psutil.Error:
+            pass
+
+    def run(self, minutes: float) -> Figures:
+        started = time.monotonic()
+        end = started + minutes * 60
+        self.start_scheduler()
+        next_kill = started + self.random.uniform(1, 4)
+        next_restart = started + self.random.uniform(10, 25)
+        while time.monotonic() < end:
+            self.queue_some()
+            now = time.monotonic()
+            if now >= next_kill:
+                self.kill_a_worker()
+                next_kill = now + self.random.uniform(1, 4)
+            if now >= next_restart:
+                self.restart_scheduler()
+                next_restart = time.monotonic() + self.random.uniform(10, 25)
+            time.sleep(self.random.uniform(0.2, 0.8))  # the pace of arriving work
+        self.figures.minutes = (time.monotonic() - started) / 60
+        self.drain()
+        self.check()
+        return self.figures
+
+    def drain(self, timeout: float = 300.0) -> None:
+        """Let the last scheduler finish everything (retries included), then stop it."""
+        assert self.scheduler is not None
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            counts = self.store.count_by_status()
+            if not counts.get("pending") and not counts.get("running"):
+                break
+            if self.scheduler.poll() is not None:
+                self.start_scheduler()  # it should not die; if it does, it is in the log
+            time.sleep(0.5)  # polling the database with a deadline
+        self.figures.drain_seconds = time.monotonic() - started
+        self.scheduler.send_signal(signal.SIGTERM)
+        self.scheduler.wait(60)
+
+    # --- the invariants ------------------------------------------------------------
+
+    def check(self) -> None:
+        figures = self.figures
+        executions = self.store.list_executions(limit=10_000_000)
+        figures.statuses = Counter(e.status.value for e in executions)
+        figures.left_running = figures.statuses["running"]
+        figures.left_pending = figures.statuses["pending"]
+        figures.retries = sum(1 for e in executions if e.retry_of is not None)
+        for execution in executions:
+            if execution.status.value == "failed":
+                figures.failure_reasons[_reason_kind(execution.error or "")] += 1
+        processes: dict[int, set[int]] = defaultdict(set)
+        for path in self.records.iterdir():
+            match = RECORD_NAME.match(path.name)
+            if match:
+                processes[int(match.group(1))].add(int(match.group(3)))
+        figures.executions_that_ran = len(processes)
+        figures.ran_more_than_once = sum(1 for p in processes.values() if len(p) > 1)
+        for path in [*self.home.glob("scheduler-*.out"), *(self.home / "logs").glob("*.log")]:
+            text = path.read_text(errors="replace")
+            figures.database_locked_lines += text.count("database is locked")
+            if path.suffix == ".out":  # worker logs hold the workflows' own tracebacks
+                figures.traceback_lines += text.count("Traceback")
+
+    def cleanup(self) -> None:
+        """Kill whatever this soak left running (a scheduler, orphaned workers)."""
+        for process in psutil.process_iter():
+            try:
+                if process.pid != os.getpid() and \
+                        process.environ().get("WFSCHED_HOME") == str(self.home):
+                    process.kill()
+            except psutil.Error:
+                pass
+        self.store.dispose()
+
+
+def _reason_kind(error: str) -> str:
+    """Group failure reasons: the signal or exit code, worker lost, stopped, raised."""
+    for pattern in ("killed by signal SIG[A-Z]+", "exited with code \\d+", "worker lost",
+                    "scheduler stopped", "timeout"):
+        found = re.search(pattern, error)
+        if found:
+            return found.group(0)
+    return error.split(":")[0][:40] or "(no reason)"
+
+
+def report(figures: Figures) -> str:
+    lines = [
+        f"soak: {figures.minutes:.1f} min of chaos, drained in {figures.drain_seconds:.0f} s",
+        f"  queued {figures.queued}, retries {figures.retries}, "
+        f"executions that ran {figures.executions_that_ran}",
+        f"  chaos: {figures.workers_killed} workers SIGKILLed, scheduler restarts "
+        + ", ".join(f"{how} {n}" for how, n in sorted(figures.restarts.items())),
+        "  statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(figures.statuses.items())),
+        "  failures: " + ", ".join(f"{r} {n}" for r, n in figures.failure_reasons.most_common()),
+        f"  ran more than once {figures.ran_more_than_once}, left running "
+        f"{figures.left_running}, left pending {figures.left_pending}, "
+        f"'database is locked' {figures.database_locked_lines}, "
+        f"scheduler tracebacks {figures.traceback_lines}",
+        "  invariants: " + ("hold" if figures.invariants_hold else "BROKEN"),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--max-concurrent", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    home = Path(tempfile.mkdtemp(prefix="wfsched-soak-"))
+    print(f"soak: seed {seed}, home {home}", flush=True)
+    soak = None
+    try:
+        install_packages(home / "packages")
+        soak = Soak(home, args.max_concurrent, seed)
+        figures = soak.run(args.minutes)
+    finally:
+        if soak is not None:
+            soak.cleanup()
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    print(report(figures))
+    if args.json:
+        data = {k: (dict(v) if isinstance(v, Counter) else v)
+                for k, v in figures.__dict__.items()}
+        data.update(seed=seed, invariants_hold=figures.invariants_hold)
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+    return 0 if figures.invariants_hold else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
