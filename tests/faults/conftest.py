@@ -5,7 +5,13 @@ each test the tally reads that test's database and record files: how many execut
 started, completed, failed, were retried, ran in more than one process (a double run),
 and were left ``running``. The counts travel to the controlling pytest process in the
 test report (``user_properties``, which pytest-xdist forwards), and
-``pytest_terminal_summary`` prints the totals.
+``pytest_terminal_summary`` prints the totals. Each test also fails (in teardown) if an
+execution ran twice or was left ``running``.
+
+The summary is printed by the process that loaded this file at start-up: run the suite
+as its own session (``pytest -n 2 tests/faults``). In a whole-suite run under xdist the
+controller never imports this conftest (pytest loads only ``tests/test*/`` conftests up
+front), so only the per-test assertions speak there.
 """
 
 from __future__ import annotations
@@ -133,6 +139,9 @@ def fault_tally(request: pytest.FixtureRequest) -> Iterator[None]:
         counts = {"unreadable": 1}
         request.node.user_properties.append((TALLY_PROPERTY + "_error", str(exc)))
     request.node.user_properties.append((TALLY_PROPERTY, json.dumps(counts)))
+    # the two invariants hold after every fault test, whatever it was about
+    assert counts.get("ran more than once", 0) == 0, f"an execution ran twice: {counts}"
+    assert counts.get("left running", 0) == 0, f"executions left running: {counts}"
 
 
 class FaultTally:
