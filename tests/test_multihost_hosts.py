@@ -97,22 +97,24 @@ def _adopted(wf: Wfsched, host: str, count: int) -> None:
 @pytest.mark.parametrize("db_kind", SERVERS)
 def test_live_workers_of_a_dead_host_are_adopted_and_finish(
         db_kind: str, wf: Wfsched, work_dir: Path, hosts: Hosts) -> None:
-    ids = wf.trigger("mark", count=2, dir=work_dir, seconds=20)
-    hosts.start("host-a", "--max-concurrent", "2")
+    # host B serves another queue: it claims none of A's work, but recovery is for all
+    wf.write_config('[workflows.noop]\nqueue = "b-only"\n')
+    hosts.start("host-a", "--max-concurrent", "2", "--queue", "default")
+    hosts.start("host-b", "--max-concurrent", "2", "--queue", "b-only")
+    b = hosts.scheduler_id("host-b")
+    hosts.scheduler_id("host-a")
+    ids = wf.trigger("mark", count=2, dir=work_dir, seconds=15)
     records = _records(wf, work_dir, "ran", 2)
     assert {r["host"] for r in records} == {"host-a"}  # the workers live on host A
     assert {wf.execution(i).host for i in ids} == {"host-a"}
     hosts.kill("host-a")
-    hosts.start("host-b", "--max-concurrent", "2")
-    b = hosts.scheduler_id("host-b")
     _adopted(wf, "host-b", 2)
     for execution_id in ids:  # alive: never declared dead because their scheduler died
         execution = wf.wait_for_status(execution_id, "completed", "failed", timeout=60)
         assert (execution.status.value, execution.claimed_by) == ("completed", b)
     assert len(wf.records(work_dir, "ran")) == 2, "an adopted execution was started again"
     # the adopted executions gave their slots back: B (limit 2) runs new work at once
-    later = wf.trigger("mark", count=2, dir=work_dir)
-    for execution_id in later:
+    for execution_id in wf.trigger("noop", count=2):
         execution = wf.wait_for_status(execution_id, "completed", timeout=30)
         assert (execution.claimed_by, execution.host) == (b, "host-b")
 
@@ -121,12 +123,13 @@ def test_live_workers_of_a_dead_host_are_adopted_and_finish(
 def test_workers_of_a_dead_host_killed_later_fail_by_heartbeat_and_are_retried(
         db_kind: str, wf: Wfsched, work_dir: Path, hosts: Hosts) -> None:
     wf.write_config("[workflows.hang]\nretries = 1\n")
-    ids = wf.trigger("hang", count=2, dir=work_dir)
     hosts.start("host-a", "--max-concurrent", "2")
+    hosts.scheduler_id("host-a")
+    ids = wf.trigger("hang", count=2, dir=work_dir)
     records = _records(wf, work_dir, "started", 2)
-    hosts.kill("host-a")
-    hosts.start("host-b", "--max-concurrent", "2")
+    hosts.start("host-b", "--max-concurrent", "2")  # nothing pending: it claims nothing
     b = hosts.scheduler_id("host-b")
+    hosts.kill("host-a")
     _adopted(wf, "host-b", 2)
     for record in records:  # now the workers die too: only their heartbeat can tell B
         os.kill(record["pid"], signal.SIGKILL)
