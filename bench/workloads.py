@@ -139,7 +139,7 @@ def _stamp(bench: BenchHome, stamps: Path) -> tuple[float, float, int]:
 def w3_latency(samples: int, mode: str, fresh_sample: int, poll_interval: float | None,
                database_url: str | None = None) -> dict[str, Any]:
     """W3: from ``trigger`` returning to the workflow's first line, on an idle scheduler."""
-    latencies, starts = [], []
+    latencies, starts, commits = [], [], []
     with bench_home(mode, poll_interval, database_url) as bench:
         stamps = bench.home / "stamps"
         stamps.mkdir()
@@ -151,6 +151,7 @@ def w3_latency(samples: int, mode: str, fresh_sample: int, poll_interval: float 
                 latencies.append(first_line - returned)
                 row = next(r for r in bench.executions() if r["id"] == execution_id)
                 starts.append(first_line - parse_time(row["claimed_at"]))
+                commits.append(first_line - parse_time(row["created_at"]))
         finally:
             _stop(scheduler)
             reap_orphans()
@@ -162,6 +163,9 @@ def w3_latency(samples: int, mode: str, fresh_sample: int, poll_interval: float 
         "wfsched_latency_ms": median(latencies) * 1000,
         "wfsched_latency_max_ms": max(latencies) * 1000,
         "wfsched_claim_to_first_line_ms": median(starts) * 1000,
+        # the trigger's insert to the first line: the trigger command's own exit (tens of
+        # ms) is not in it, so it is the figure when the worker ran before trigger returned
+        "wfsched_created_to_first_line_ms": median(commits) * 1000,
         "fork_latency_ms": median(fork["latencies"]) * 1000,
         "fresh_latency_ms": median(fresh["latencies"]) * 1000,
     }
@@ -183,13 +187,15 @@ def w4_idle(seconds: float, mode: str) -> dict[str, Any]:
             time.sleep(seconds)  # the measurement itself: an idle interval
             after = {p.pid: _cpu_of(p) for p in family}
             rss = process.memory_info().rss
+            server_rss = sum(p.memory_info().rss for p in family[1:])
         finally:
             _stop(scheduler)
             reap_orphans()
     cpu = sum(after[pid] - before[pid] for pid in before
               if before[pid] is not None and after[pid] is not None)
     return {"seconds": seconds, "cpu_seconds": cpu, "percent_of_one_core": cpu / seconds * 100,
-            "scheduler_rss_mb": rss / 2**20, "processes": len(family)}
+            "scheduler_rss_mb": rss / 2**20, "fork_server_rss_mb": server_rss / 2**20,
+            "processes": len(family)}
 
 
 def _settled_family(process: Any) -> list[Any]:

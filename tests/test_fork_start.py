@@ -16,6 +16,13 @@ from helpers import Wfsched, wait_until
 
 
 @pytest.fixture
+def wf(wf: Wfsched) -> Wfsched:
+    """The runner with the fork start mode on (appended to the [scheduler] table)."""
+    wf.write_config('start_mode = "fork"\n')
+    return wf
+
+
+@pytest.fixture
 def daemon(wf: Wfsched):
     process = wf.popen("scheduler", "--max-concurrent", "3")
     yield process

@@ -31,7 +31,7 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "grace_period": 30.0,
     "kill_grace": 5.0,
     "notify_budget": 5.0,
-    "start_mode": "fork",  # local spawner: "fork" (warm fork server) or "exec"
+    "start_mode": "exec",  # local spawner: "exec" (fresh interpreter) or "fork" (warm parent)
     "retention": "",  # e.g. "30d": the scheduler prunes older finished executions daily
 }
 

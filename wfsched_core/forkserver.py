@@ -24,6 +24,7 @@ start mode died.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -133,6 +134,10 @@ class ForkServer:
         # a child's exit writes a byte to the wake pipe, which wakes select below
         signal.set_wakeup_fd(self.wake_write)
         signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
+        # keep the warm objects out of the children's garbage collections: a collection
+        # touches every object it scans, and each touched page is copied (copy-on-write)
+        gc.collect()
+        gc.freeze()
         self.reap()
         while True:
             readable, _, _ = select.select([self.request_fd, self.wake_read], [], [])

@@ -4,12 +4,12 @@ The worker gets its own process group (so a Ctrl-C meant for the scheduler does 
 it), its output goes to the execution's log file, and it is identified by PID plus
 create time, so a recycled PID never passes for it.
 
-Two start modes (``[scheduler] start_mode``): ``fork`` (the default where ``fork`` is
-safe) forks each worker from a warm fork server (``wfsched_core/forkserver.py``) that
-has already imported the core, SQLAlchemy and the workflow packages; ``exec`` starts a
-fresh interpreter per worker. Fork mode falls back to exec for any worker it cannot
-serve (the server failed to warm up, a worker command or PYTHONPATH it was not started
-with).
+Two start modes (``[scheduler] start_mode``): ``exec`` (the default) starts a fresh
+interpreter per worker; ``fork`` forks each worker from a warm fork server
+(``wfsched_core/forkserver.py``) that has already imported the core, SQLAlchemy and the
+workflow packages. Fork mode falls back to exec where fork is unsafe (macOS, Windows) and
+for any worker it cannot serve (the server failed to warm up, a worker command or
+PYTHONPATH it was not started with). See docs/performance.md for what each costs.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class LocalSpawner:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        mode = str(settings.section("scheduler").get("start_mode", "fork"))
+        mode = str(settings.scheduler_option("start_mode"))
         if mode not in START_MODES:
             raise ConfigError(f"[scheduler] start_mode must be one of {', '.join(START_MODES)}"
                               f", not {mode!r}")
