@@ -109,12 +109,16 @@ def install_packages(target: Path) -> None:
 class Soak:
     """One soak run in its own temporary home."""
 
-    def __init__(self, home: Path, max_concurrent: int, seed: int) -> None:
+    def __init__(self, home: Path, max_concurrent: int, seed: int,
+                 start_mode: str | None = None) -> None:
         self.home = home
         self.records = home / "records"
         self.records.mkdir()
         self.packages = home / "packages"
-        (home / "wfsched.toml").write_text(CONFIG)
+        config = CONFIG
+        if start_mode:
+            config = config.replace("[scheduler]\n", f"[scheduler]\nstart_mode = \"{start_mode}\"\n")
+        (home / "wfsched.toml").write_text(config)
         self.database_url = f"sqlite:///{home / 'wfsched.db'}"
         self.max_concurrent = max_concurrent
         self.random = random.Random(seed)
@@ -295,16 +299,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--max-concurrent", type=int, default=6)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--start-mode", choices=["fork", "exec"], default=None,
+                        help="the local spawner's start mode (default: wfsched's own)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     home = Path(tempfile.mkdtemp(prefix="wfsched-soak-"))
-    print(f"soak: seed {seed}, home {home}", flush=True)
+    print(f"soak: seed {seed}, start mode {args.start_mode or 'default'}, home {home}",
+          flush=True)
     soak = None
     try:
         install_packages(home / "packages")
-        soak = Soak(home, args.max_concurrent, seed)
+        soak = Soak(home, args.max_concurrent, seed, args.start_mode)
         figures = soak.run(args.minutes)
     finally:
         if soak is not None:
