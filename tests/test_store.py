@@ -182,3 +182,24 @@ def test_dead_scheduler_claims_are_released_and_running_adopted(store: SqlStore)
     assert store.adopt(a.id, "dead", "alive") is True
     assert store.adopt(a.id, "dead", "other") is False
     assert store.get_execution(a.id).claimed_by == "alive"
+
+
+def test_schedulers_starting_together_both_sync_the_workflows(store: SqlStore) -> None:
+    rows = [WorkflowRow(f"w{i}") for i in range(30)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def sync() -> None:
+        barrier.wait()
+        try:
+            store.sync_workflows(rows, dependencies=[("w1", "w2"), ("w2", "w3")])
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert set(store.workflow_rows()) == {r.name for r in rows}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from wfsched_core.db.schema import workflow_dependencies, workflows
@@ -45,7 +47,8 @@ class CatalogSyncMixin(StoreBase):
                     conn.execute(update(workflows).where(workflows.c.name == row.name)
                                  .values(**values))
                 else:
-                    conn.execute(workflows.insert().values(name=row.name, **values))
+                    _insert_unless_present(conn, workflows.insert().values(name=row.name,
+                                                                           **values))
             if dependencies is not None:
                 wanted = set(dependencies)
                 have = {(r.upstream, r.downstream)
@@ -55,7 +58,7 @@ class CatalogSyncMixin(StoreBase):
                         workflow_dependencies.c.upstream == upstream,
                         workflow_dependencies.c.downstream == downstream))
                 for upstream, downstream in sorted(wanted - have):
-                    conn.execute(workflow_dependencies.insert().values(
+                    _insert_unless_present(conn, workflow_dependencies.insert().values(
                         upstream=upstream, downstream=downstream))
 
     def workflow_rows(self) -> dict[str, WorkflowRow]:
@@ -95,3 +98,12 @@ class CatalogSyncMixin(StoreBase):
         with self._write() as conn:
             conn.execute(update(workflows).where(workflows.c.name == workflow)
                          .values(next_run_at=when))
+
+
+def _insert_unless_present(conn: Connection, statement: Any) -> None:
+    """Insert, unless another scheduler starting at the same moment just did."""
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except IntegrityError:
+        pass
