@@ -512,15 +512,24 @@ class Scheduler:
                 log.error("database unavailable while stopping: %s", exc)
         stoppers = []
         for tracked in self._workers_to_wait_for():
-            self._fail(tracked.execution, tracked.spec, "scheduler stopped")
+            try:
+                self._fail(tracked.execution, tracked.spec, "scheduler stopped")
+            except (DatabaseError, *_operational_errors()) as exc:
+                # stop it all the same: a stop must not depend on the database; the row is
+                # recorded by the worker itself, or failed by the next scheduler's recovery
+                log.error("database unavailable while stopping: execution %s not recorded "
+                          "as stopped (%s)", tracked.execution.id, str(exc).splitlines()[0])
             stopper = threading.Thread(target=tracked.spawner.stop,  # type: ignore[union-attr]
                                        args=(tracked.handle, self.options.kill_grace))
             stopper.start()
             stoppers.append(stopper)
         for stopper in stoppers:
             stopper.join()
-        self._reap()
-        self.store.release_claims(self.id)
+        try:
+            self._reap()
+            self.store.release_claims(self.id)
+        except (DatabaseError, *_operational_errors()) as exc:
+            log.error("database unavailable while stopping: %s", str(exc).splitlines()[0])
 
     def _workers_to_wait_for(self) -> list[Tracked]:
         return [t for t in self.tracked.values()
