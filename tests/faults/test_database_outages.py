@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import Wfsched, wait_until
 
@@ -126,3 +127,36 @@ def test_postgresql_unreachable_workers_record_their_end_after_the_outage(
         os.kill(daemon.pid, signal.SIGTERM)
         assert daemon.wait(30) == 0
     assert not wf.store.running_executions()
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_a_stop_during_an_outage_still_stops_the_workers_and_loses_no_outcome(
+        wf: Wfsched, work_dir: Path, schedulers: Schedulers, db_kind: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    direct = make_url(wf.database_url)
+    wf.store  # noqa: B018 - the test's own reads go straight to the server
+    with CuttableProxy(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
+        wf.database_url = direct.set(port=proxy.port).render_as_string(hide_password=False)
+        daemon = schedulers.start("--grace-period", "60")
+        (execution_id,) = wf.trigger("hang", dir=work_dir)
+        (record,) = _ran(wf, work_dir, 1, kind="started")
+        wf.wait_for_status(execution_id, "running")
+        proxy.cut()
+        os.kill(daemon.pid, signal.SIGTERM)
+        wait_until(lambda: "waiting up to" in wf.output_of(), 20, "the grace period")
+        os.kill(daemon.pid, signal.SIGTERM)  # stop the workers now, database or not
+        daemon.wait(60)
+        wait_until(lambda: not psutil.pid_exists(record["pid"])
+                   or psutil.Process(record["pid"]).status() == psutil.STATUS_ZOMBIE,
+                   30, "the worker to be stopped")
+        assert "Traceback" not in wf.output_of(), wf.output_of()
+        assert daemon.returncode == 0, wf.output_of()
+        assert "database unavailable while stopping" in wf.output_of()
+        proxy.restore()
+        # the row could not be written: the next scheduler finds the worker gone
+        schedulers.start(name="next")
+        execution = wf.wait_for_status(execution_id, "failed", timeout=40)
+        assert execution.error.startswith(("stopped by signal SIGTERM", "worker lost")), \
+            execution.error
+        assert not wf.store.running_executions()
