@@ -41,7 +41,7 @@ class Cluster:
         """The registry rows (as ``schedulers list --json`` prints them), by pid."""
         return {row.pid: row.to_json() for row in self.wf.store.list_schedulers()}
 
-    def ids(self, timeout: float = 60) -> dict[str, dict[str, Any]]:
+    def ids(self, timeout: float = 120) -> dict[str, dict[str, Any]]:
         """name -> registry row, once every started scheduler has registered."""
         def all_registered() -> dict[str, dict[str, Any]] | None:
             rows = self.registered()
@@ -119,7 +119,7 @@ def test_three_schedulers_run_300_executions_once_each_within_their_limits(
     for name, limit in limits.items():
         cluster.start(name, "--max-concurrent", str(limit))
     registry = cluster.ids()
-    rows = _wait_all_final(wf, 300, timeout=150)
+    rows = _wait_all_final(wf, 300, timeout=420)
     assert Counter(e.status.value for e in rows) == {"completed": 300}
     _ran_once_each(wf, work_dir, "ran", ids)
 
@@ -151,7 +151,7 @@ def test_sigkill_one_of_three_schedulers_its_running_work_is_adopted_not_rerun(
 
     running = wait_until(victim_runs, 30, "the victim scheduler to run some executions", 0.1)
     cluster.kill("a")
-    rows = _wait_all_final(wf, 15, timeout=90)
+    rows = _wait_all_final(wf, 15, timeout=180)
     # alive workers of a dead scheduler are adopted, not failed; none runs twice
     assert Counter(e.status.value for e in rows) == {"completed": 15}
     _ran_once_each(wf, work_dir, "ran", ids)
@@ -174,7 +174,7 @@ def test_concurrency_one_holds_across_three_schedulers(
     for name in ("a", "b", "c"):
         cluster.start(name, "--max-concurrent", "4")
     owners = cluster.ids()
-    rows = _wait_all_final(wf, 20, timeout=120)
+    rows = _wait_all_final(wf, 20, timeout=180)
     assert Counter(e.status.value for e in rows) == {"completed": 20}
     records = _ran_once_each(wf, work_dir, "interval", ids)
     # the workflow's own clock: never two at once, cluster-wide
@@ -192,7 +192,7 @@ def test_queues_route_each_execution_to_a_scheduler_of_its_queue(
     cluster.start("reports", "--queue", "reports", "--max-concurrent", "3")
     cluster.start("default", "--queue", "default", "--max-concurrent", "3")
     owners = {name: row["id"] for name, row in cluster.ids().items()}
-    _wait_all_final(wf, 20, timeout=90)
+    _wait_all_final(wf, 20, timeout=180)
     for execution_id in reports:
         execution = wf.execution(execution_id)
         assert execution.status.value == "completed"
