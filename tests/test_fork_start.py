@@ -126,7 +126,8 @@ def test_fork_server_holds_no_connection_or_thread(
         wf.wait_for_status(execution_id, "completed")
     server = _fork_server(daemon)
     assert server.num_threads() == 1
-    assert server.net_connections(kind="inet") == []
+    connections = getattr(server, "net_connections", None) or server.connections  # psutil < 6
+    assert connections(kind="inet") == []
     database_files = [f.path for f in server.open_files() if "wfsched.db" in f.path]
     assert database_files == []
     # every worker opened its own connection: all four recorded their own status
