@@ -44,7 +44,8 @@ def live_scheduler_ids(store: SqlStore, me: str, host: str, heartbeat_timeout: f
         return {me}
     limit = utcnow() - timedelta(seconds=heartbeat_timeout)
     live = {me}
-    for row in store.list_schedulers(active_only=True):
+    # crashed schedulers never sign off: filter on the heartbeat, not a newest-first page
+    for row in store.list_schedulers(active_only=True, limit=None, heartbeat_since=limit):
         if row.heartbeat_at < limit:
             continue
         if row.host == host and not is_same_process_alive(row.pid, None):

@@ -31,12 +31,15 @@ class SchedulerRegistryMixin(StoreBase):
             conn.execute(update(schedulers).where(schedulers.c.id == scheduler_id)
                          .values(stopped_at=utcnow()))
 
-    def list_schedulers(self, *, active_only: bool = False,
-                        limit: int = 100) -> list[SchedulerRow]:
-        """Newest first; ``active_only`` leaves out those that signed off."""
+    def list_schedulers(self, *, active_only: bool = False, limit: int | None = 100,
+                        heartbeat_since: datetime | None = None) -> list[SchedulerRow]:
+        """Newest first; ``active_only`` leaves out those that signed off;
+        ``heartbeat_since`` keeps only those that heartbeat since then."""
         query = select(schedulers).order_by(schedulers.c.started_at.desc()).limit(limit)
         if active_only:
             query = query.where(schedulers.c.stopped_at.is_(None))
+        if heartbeat_since is not None:
+            query = query.where(schedulers.c.heartbeat_at >= heartbeat_since)
         with self._read() as conn:
             return [SchedulerRow(r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.version,
                                  r.stopped_at, r.max_concurrent) for r in conn.execute(query)]
