@@ -138,7 +138,8 @@ def _record_outcome(execution: Execution, outcome: Outcome, spec: WorkflowSpec |
     finished = with_database_retry(
         lambda: store.finish_execution(
             execution.id, status, exit_code=outcome.exit_code,
-            error=error, error_detail=outcome.detail, retry_at=retry_at),
+            error=error, error_detail=outcome.detail, retry_at=retry_at,
+            queue_of=lambda name: _queue_of(hooks, name)),
         f"record the end of execution {execution.id}", give_up_after=FINAL_STATUS_PATIENCE,
     )
     if finished is None:  # the scheduler already ended it (a timeout or a stop)
@@ -153,6 +154,14 @@ def _record_outcome(execution: Execution, outcome: Outcome, spec: WorkflowSpec |
         return 1
     hooks.execution_failed(finished.execution, will_retry=finished.retry is not None)
     return 1
+
+
+def _queue_of(hooks: PluginHooks, workflow: str) -> str | None:
+    """The queue a dependent workflow is routed to (the default one if unknown here)."""
+    try:
+        return hooks.catalog().get(workflow).queue
+    except Exception:
+        return None
 
 
 def _cancel_was_requested(store: SqlStore, execution_id: int) -> bool:

@@ -285,6 +285,7 @@ class ExecutionsMixin(StoreBase):
         error: str | None = None,
         error_detail: str | None = None,
         retry_at: datetime | None = None,
+        queue_of: Callable[[str], str | None] | None = None,
     ) -> Finished | None:
         """Compare-and-set to a final ``status``; None when another process got there first.
 
@@ -311,7 +312,7 @@ class ExecutionsMixin(StoreBase):
                     conn, execution.workflow, execution, Trigger.RETRY,
                     attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at)
             if status is ExecutionStatus.COMPLETED:
-                finished.triggered = self._queue_dependents(conn, execution)
+                finished.triggered = self._queue_dependents(conn, execution, queue_of)
             self._touch_workflow(conn, execution.workflow, now, status)
             self._notify(conn)
         return finished
@@ -324,12 +325,16 @@ class ExecutionsMixin(StoreBase):
         new_id = conn.execute(executions.insert().values(**row)).inserted_primary_key[0]
         return from_values(new_id, row)
 
-    def _queue_dependents(self, conn: Connection, upstream: Execution) -> list[Execution]:
-        """Queue each workflow that ``depends_on`` the one that just completed."""
+    def _queue_dependents(self, conn: Connection, upstream: Execution,
+                          queue_of: Callable[[str], str | None] | None = None,
+                          ) -> list[Execution]:
+        """Queue each workflow that ``depends_on`` the one that just completed (on the
+        dependent's own queue, as ``queue_of`` tells; the default queue without it)."""
         names = conn.execute(select(workflow_dependencies.c.downstream)
                              .where(workflow_dependencies.c.upstream == upstream.workflow)
                              .order_by(workflow_dependencies.c.downstream)).scalars().all()
-        return [self._insert_follow_up(conn, name, upstream, Trigger.DEPENDENCY, queue=None)
+        return [self._insert_follow_up(conn, name, upstream, Trigger.DEPENDENCY,
+                                       queue=queue_of(name) if queue_of else None)
                 for name in names]
 
     def _touch_workflow(self, conn: Connection, name: str, when: datetime,
