@@ -232,3 +232,18 @@ def test_schedulers_list_shows_live_dead_and_stopped(db_kind: str, wf: Wfsched,
     # without --all, the stopped one is left out
     listed = {r["pid"] for r in wf.json("schedulers", "list")}
     assert pids["stopped"] not in listed and {pids["live"], pids["dead"]} <= listed
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_a_dependent_workflow_is_queued_on_its_own_queue(
+        db_kind: str, wf: Wfsched, work_dir: Path, cluster: Cluster) -> None:
+    wf.write_config('[workflows.mark]\nqueue = "reports"\ndepends_on = ["noop"]\n')
+    cluster.start("reports", "--queue", "reports", "--max-concurrent", "2")
+    cluster.start("default", "--queue", "default", "--max-concurrent", "2")
+    owners = {name: row["id"] for name, row in cluster.ids().items()}
+    (upstream,) = wf.trigger("noop")
+    rows = _wait_all_final(wf, 2, timeout=120)
+    (dependent,) = [e for e in rows if e.workflow == "mark"]
+    assert wf.execution(upstream).claimed_by == owners["default"]
+    assert (dependent.status.value, dependent.queue, dependent.claimed_by) == \
+        ("completed", "reports", owners["reports"])
