@@ -513,7 +513,9 @@ class Scheduler:
         stoppers = []
         for tracked in self._workers_to_wait_for():
             try:
-                self._fail(tracked.execution, tracked.spec, "scheduler stopped")
+                # pending too: a worker still starting has not marked itself running yet
+                self._fail(tracked.execution, tracked.spec, "scheduler stopped",
+                           expected=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING))
             except (DatabaseError, *_operational_errors()) as exc:
                 # stop it all the same: a stop must not depend on the database; the row is
                 # recorded by the worker itself, or failed by the next scheduler's recovery
