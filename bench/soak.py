@@ -171,6 +171,9 @@ class Soak:
     # --- chaos ---------------------------------------------------------------------
 
     def queue_some(self) -> None:
+        # keep a backlog, not a flood: a slow host must still drain it at the end
+        if self.store.count_by_status().get("pending", 0) >= 3 * self.max_concurrent:
+            return
         workflow, params, _ = self.random.choices(MIX, [w for *_, w in MIX])[0]
         count = self.random.randint(1, 3)
         self.store.enqueue(workflow, params={**params, "dir": str(self.records)},
