@@ -11,6 +11,7 @@ reason recorded and the timing, which tell which rule was used).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -32,10 +33,14 @@ _SET_HOSTNAME_THEN_EXEC = (
 
 @pytest.fixture(scope="module")
 def uts_namespaces() -> None:
-    probe = subprocess.run(["unshare", "--uts", "true"], capture_output=True)
-    if probe.returncode != 0:
+    if shutil.which("unshare") is None:
+        problem = "the unshare command (util-linux) is not installed"
+    else:
+        probe = subprocess.run(["unshare", "--uts", "true"], capture_output=True)
+        problem = probe.stderr.decode(errors="replace").strip() if probe.returncode else ""
+    if problem:
         reason = ("cannot create a UTS namespace here (unshare --uts needs root or user "
-                  "namespaces): " + probe.stderr.decode(errors="replace").strip())
+                  f"namespaces): {problem}")
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"{reason} (CI=true runs as root: this must work there)")
         pytest.skip(reason)
