@@ -37,7 +37,8 @@ def uts_namespaces() -> None:
         problem = "the unshare command (util-linux) is not installed"
     else:
         probe = subprocess.run(["unshare", "--uts", "true"], capture_output=True)
-        problem = probe.stderr.decode(errors="replace").strip() if probe.returncode else ""
+        problem = "" if probe.returncode == 0 else \
+            probe.stderr.decode(errors="replace").strip() or f"exit code {probe.returncode}"
     if problem:
         reason = ("cannot create a UTS namespace here (unshare --uts needs root or user "
                   f"namespaces): {problem}")
