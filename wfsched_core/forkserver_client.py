@@ -83,7 +83,8 @@ class ForkServerClient:
                 [sys.executable, "-m", "wfsched_core.forkserver", str(request_read),
                  str(reply_write)],
                 env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-                pass_fds=(request_read, reply_write), process_group=0)
+                # its own session: a terminal's Ctrl-C or hang-up is for the scheduler
+                pass_fds=(request_read, reply_write), start_new_session=True)
         except OSError as exc:
             self.unusable = f"cannot start the fork server: {exc.strerror or exc}"
             for fd in (request_read, request_write, reply_read, reply_write):
