@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from wfsched_core.cli.app import App
+    from wfsched_core.store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,11 @@ class WarmApp:
     """An :class:`App` whose settings, plugins and workflow catalog the server resolved
     once, for children to share; its store is never built here (no connection)."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, store: SqlStore | None = None) -> None:
         self.app = app
+        #: built here with its dialect initialised (one connection, closed before any
+        #: fork); each child gives it a fresh pool with ``engine.dispose(close=False)``
+        self.store = store
         self.env = {key: os.environ.get(key) for key in SETTINGS_ENV}
         self.config_stamp = _config_stamp(app.settings.config_path)
 
@@ -101,7 +105,7 @@ def warm_up() -> tuple[str | None, WarmApp | None]:
         engine = make_engine(app.settings.database_url)  # imports the dialect and driver
         engine.dispose()  # never connected: nothing to inherit
         app.hooks.catalog().all()  # imports every plugin and workflow module
-        warm = WarmApp(app)
+        warm = WarmApp(app, _initialised_store(app))
     except Exception as exc:  # the worker will report it properly; warm what we can
         log.warning("fork server warm-up incomplete: %s", exc)
     if threading.active_count() > 1:
@@ -109,6 +113,20 @@ def warm_up() -> tuple[str | None, WarmApp | None]:
                           if t is not threading.current_thread())
         return f"threads running after imports ({names}): forking would copy their locks", None
     return None, warm
+
+
+def _initialised_store(app: App) -> SqlStore | None:
+    """The store with its dialect initialised (on PostgreSQL a few round trips that each
+    worker would repeat), and no connection left open."""
+    try:
+        store = app.hooks.store()
+        with store.engine.connect():
+            pass
+        store.engine.dispose()  # closes that connection: none exists when we fork
+        return store
+    except Exception as exc:  # unreachable now: each worker connects on its own
+        log.warning("fork server: database not reachable during warm-up: %s", exc)
+        return None
 
 
 class ForkServer:
@@ -272,7 +290,13 @@ def _run_worker(execution_id: int, warm: WarmApp | None) -> int:
     _configure_logging(0)
     app = warm.app if warm is not None else App()
     try:
-        return run_execution(execution_id, app.store, app.hooks, app.settings)
+        store = warm.store if warm is not None else None
+        if store is not None:
+            store.engine.dispose(close=False)  # a pool of its own, whatever the parent had
+            store.ensure_schema(auto_create=True)  # as App.store does
+        else:
+            store = app.store
+        return run_execution(execution_id, store, app.hooks, app.settings)
     except WfschedError as exc:
         print(f"wfsched: error: {exc}", file=sys.stderr)
         return exc.exit_code
