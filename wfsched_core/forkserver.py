@@ -10,8 +10,10 @@ Why it is safe to fork here:
 
 - the server is single-threaded (checked after warm-up: a plugin that starts a thread on
   import makes the server refuse, and the spawner falls back to fresh interpreters);
-- it never opens a database connection (the engine built to import the driver is disposed
-  before it ever connects), and the child closes every inherited descriptor above 2;
+- it holds no database connection when it forks: the one connection that initialises the
+  store's dialect during warm-up is closed before serving, each child gives the engine a
+  fresh pool (``engine.dispose(close=False)``) and closes every inherited descriptor
+  above 2;
 - the child resets signal handlers and logging, and takes the request's environment.
 
 Protocol (JSON lines): the scheduler writes ``{"id", "argv", "env", "log_path", "cwd"}``
