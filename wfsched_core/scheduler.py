@@ -174,6 +174,7 @@ class Scheduler:
         finally:
             if listener is not None:
                 listener.stop()
+            self._close_spawners()
             self._unregister()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -217,6 +218,16 @@ class Scheduler:
                                  max_concurrent=self.options.max_concurrent)
         self.store.register_scheduler(self._row)
         self._next_heartbeat = time.monotonic() + self.options.heartbeat_interval
+
+    def _close_spawners(self) -> None:
+        """Let strategies that hold resources (the fork server) release them."""
+        for spawner in self._spawners.values():
+            close = getattr(spawner, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # a spawner's cleanup must not hide the stop
+                    log.warning("spawner %s did not close cleanly: %s", spawner.name, exc)
 
     def _unregister(self) -> None:
         try:

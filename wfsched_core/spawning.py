@@ -94,6 +94,10 @@ class Spawner(Protocol):
         """Stop the worker and everything it started: politely, then after ``grace``
         seconds forcibly. Returns when it is gone (or the strategy cannot tell)."""
 
+    # Optional: ``close()`` — called once when the scheduler exits, to release what the
+    # strategy holds (the local spawner's fork server). Not part of the Protocol so that
+    # a strategy with nothing to release need not write it.
+
 
 SpawnerFactory = Callable[["Settings"], Spawner]
 
