@@ -66,9 +66,12 @@ def test_counters_match_the_executions_run(wf: Wfsched, work_dir: Path, metrics_
             return None
         done = samples.get(("wfsched_executions_total",
                             (("status", "completed"), ("workflow", "noop"))))
-        return samples if done == 3 else None
+        failures = samples.get(("wfsched_executions_total",
+                                (("status", "failed"), ("workflow", "crash"))))
+        # counted on the scheduler's next tick after the rows say so: wait for both
+        return samples if (done, failures) == (3, 2) else None
 
-    samples = wait_until(counted, 30, "the completed counter to reach 3")
+    samples = wait_until(counted, 30, "the counters to reach 3 completed and 2 failed")
     assert samples[("wfsched_executions_total", (("status", "failed"), ("workflow", "crash")))] == 2
     assert sum(v for (name, _), v in samples.items() if name == "wfsched_executions_total") == 5
     assert samples[("wfsched_execution_duration_seconds_count", (("workflow", "noop"),))] == 3
