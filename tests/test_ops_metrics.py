@@ -83,7 +83,7 @@ def test_counters_match_the_executions_run(wf: Wfsched, work_dir: Path, metrics_
     # the queue depth follows the database: a pending execution the scheduler cannot claim
     (hanging,) = wf.trigger("hang", seconds=60, dir=work_dir)
     wait_until(lambda: scrape(port)[("wfsched_slots_in_use", ())] == 1, 30, "one slot in use")
-    assert wf.execution(hanging).status.value == "running"
+    wf.wait_for_status(hanging, "running")  # the slot is taken at spawn, before it runs
 
 
 def test_metrics_without_prometheus_client_is_a_clear_error(wf: Wfsched, tmp_path: Path) -> None:
