@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import DatabaseError, WfschedError
@@ -24,6 +23,7 @@ from wfsched_core.processes import hostname
 from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, utcnow
 from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.retry import next_attempt_at
+from wfsched_core.scheduler_records import RunSummary, SchedulerOptions, Tracked
 from wfsched_core.spawning import (
     Liveness,
     Spawner,
@@ -43,68 +43,6 @@ if TYPE_CHECKING:
     from wfsched_core.workflow import WorkflowSpec
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SchedulerOptions:
-    """How one scheduler runs (command-line options over ``[scheduler]`` settings)."""
-
-    max_concurrent: int = 5
-    once: bool = False
-    spawner: str = "local"
-    poll_interval: float = 2.0
-    heartbeat_interval: float = 2.0
-    heartbeat_timeout: float = 30.0
-    grace_period: float = 30.0
-    kill_grace: float = 5.0
-    #: claim only these queues (None in the list: the unnamed default queue); None: all
-    queues: list[str | None] | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> SchedulerOptions:
-        values = {key: settings.scheduler_option(key) for key in (
-            "max_concurrent", "spawner", "poll_interval", "heartbeat_interval",
-            "heartbeat_timeout", "grace_period", "kill_grace")}  # fmt: skip
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
-
-
-@dataclass
-class Tracked:
-    """A worker this scheduler watches."""
-
-    execution: Execution
-    spawner: Spawner | None
-    handle: WorkerHandle
-    spec: WorkflowSpec | None
-    started: float = field(default_factory=time.monotonic)
-    liveness: Liveness = Liveness.ALIVE  # what its spawner last said
-
-
-@dataclass
-class RunSummary:
-    """What one scheduler run did (printed at the end of ``--once``)."""
-
-    outcomes: dict[int, ExecutionStatus] = field(default_factory=dict)
-    # failed attempts whose retry this run also ran: the retry's outcome is what counts
-    retried: set[int] = field(default_factory=set)
-    busy_seconds: float = 0.0  # sum of the executions' own durations
-    first_start: float | None = None
-    last_end: float | None = None
-
-    @property
-    def wall_seconds(self) -> float:
-        if self.first_start is None or self.last_end is None:
-            return 0.0
-        return self.last_end - self.first_start
-
-    def count(self, status: ExecutionStatus) -> int:
-        return sum(1 for i, s in self.outcomes.items() if s is status and i not in self.retried)
-
-    @property
-    def all_completed(self) -> bool:
-        return all(s is ExecutionStatus.COMPLETED for i, s in self.outcomes.items()
-                   if i not in self.retried)
 
 
 class Scheduler:
