@@ -26,7 +26,7 @@ def test_every_hook_is_in_the_documentation(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", hookspecs.ALL_HOOKS)
 def test_every_hook_has_a_test(hook: str) -> None:
-    """A hook counts as tested when a test module names it or a test plugin implements it."""
+    """A hook counts as tested when a test (or a test plugin) implements or calls it."""
     texts = [p.read_text(errors="replace") for p in (REPO / "tests").rglob("*.py")
              if p.name != Path(__file__).name]
     # the built-in implementations are exercised by the end-to-end tests named here
@@ -37,8 +37,7 @@ def test_every_hook_has_a_test(hook: str) -> None:
     if hook in exercised_by_builtins:
         assert (REPO / "tests" / exercised_by_builtins[hook]).exists()
         return
-    assert any(hook in text or hook.removeprefix("wfsched_") in text for text in texts), \
-        f"no test mentions {hook}"
+    assert any(hook in text for text in texts), f"no test implements or names {hook}"
 
 
 def test_event_names_map_to_lifecycle_hooks() -> None:
