@@ -14,13 +14,12 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from bench import workloads
-from bench.harness import REPO, RESULTS, become_subreaper
+from bench.harness import REPO, RESULTS, become_subreaper, create_postgresql_database
 
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 
@@ -29,20 +28,14 @@ WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 def postgresql_database() -> Iterator[str | None]:
     """A fresh PostgreSQL database on 127.0.0.1:5432, or None when there is no server."""
     try:
-        import psycopg
-
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-                                autocommit=True, connect_timeout=3)
+        url, drop = create_postgresql_database("wfsched_bench")
     except Exception:  # noqa: BLE001 - any failure means "no server here"
         yield None
         return
-    name = f"wfsched_bench_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield url
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        drop()
 
 
 def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:

@@ -4,8 +4,6 @@ the benchmark workflows installed, and the CPU its processes used."""
 from __future__ import annotations
 
 import ctypes
-import fcntl
-import hashlib
 import os
 import resource
 import shutil
@@ -14,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 WORKFLOWS_SOURCE = REPO / "bench" / "workflows" / "wfsched-benchworkflows"
 PYTHON = sys.executable
+# tests/throwaway.py: the package installer and throwaway databases the tests use too
+sys.path.insert(0, str(REPO / "tests"))
+from throwaway import create_postgresql_database as create_postgresql_database  # noqa: E402
+from throwaway import pip_install_target  # noqa: E402
+
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -59,29 +61,7 @@ def children_cpu() -> float:
 
 def install_workflows() -> Path:
     """``pip install --target`` the benchmark workflows once per content; return the dir."""
-    digest = hashlib.sha256()
-    for path in sorted(WORKFLOWS_SOURCE.rglob("*")):
-        if path.is_file() and "egg-info" not in str(path) and "__pycache__" not in str(path):
-            digest.update(path.relative_to(WORKFLOWS_SOURCE).as_posix().encode())
-            digest.update(path.read_bytes())
-    cache = RESULTS / ".packages"
-    target = cache / f"benchworkflows-{digest.hexdigest()[:12]}"
-    if target.exists():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not target.exists():
-            work = cache / f".tmp-{uuid.uuid4().hex}"
-            build = cache / f".src-{uuid.uuid4().hex}"
-            shutil.copytree(WORKFLOWS_SOURCE, build)
-            subprocess.run(
-                [PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                 "--disable-pip-version-check", "--target", str(work), str(build)],
-                check=True, capture_output=True)
-            shutil.rmtree(build, ignore_errors=True)
-            work.rename(target)
-    return target
+    return pip_install_target(WORKFLOWS_SOURCE, RESULTS / ".packages", "benchworkflows")
 
 
 @dataclass

@@ -22,45 +22,33 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # tests/throwaway.py: throwaway databases
+from throwaway import create_mariadb_database, create_postgresql_database  # noqa: E402
+
 WORKFLOW = "hello"  # sample_workflows, installed in the project's virtualenv
 
 
 @contextmanager
 def postgresql_database() -> Iterator[str]:
-    import psycopg
-
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-                            autocommit=True, connect_timeout=3)
-    name = f"wfsched_bench_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
+    url, drop = create_postgresql_database("wfsched_bench")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield url
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        drop()
 
 
 @contextmanager
 def mariadb_database() -> Iterator[str]:
-    import pymysql
-
-    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="",
-                            connect_timeout=3, autocommit=True)
-    name = f"wfsched_bench_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
+    url, drop = create_mariadb_database("wfsched_bench")
     try:
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}"
+        yield url
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
+        drop()
 
 
 def _wait(predicate: Callable[[], object], timeout: float, what: str) -> None:
