@@ -15,7 +15,10 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import OperationalError
 
 from wfsched_core.errors import DatabaseError, WfschedError
 from wfsched_core.execution_log import ENV_LOG_CAPTURED, log_path
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     from wfsched_core.workflow import WorkflowSpec
 
 log = logging.getLogger(__name__)
+
+# What a loop iteration survives and retries: the database unreachable or locked.
+_DATABASE_DOWN = (DatabaseError, OperationalError)
 
 
 class Scheduler:
@@ -191,7 +197,7 @@ class Scheduler:
             if not self.stopping:
                 self.ticks.queue_due()
                 self._claim_and_start()
-        except (DatabaseError, *_operational_errors()) as exc:
+        except _DATABASE_DOWN as exc:
             log.error("database unavailable, retrying in %.1fs: %s",
                       self.options.poll_interval, str(exc).splitlines()[0])
             self._wake.wait(self.options.poll_interval)
@@ -209,10 +215,10 @@ class Scheduler:
             wait = seconds_until(when, now)
             if wait is not None:
                 timeout = min(timeout, wait + 0.01)
-        deadlines = [t.started + t.spec.timeout for t in self.tracked.values()
-                     if t.spec is not None and t.spec.timeout]
-        if deadlines:
-            timeout = min(timeout, max(0.0, min(deadlines) - time.monotonic()))
+        left = [s for s in (_timeout_left(t, utcnow()) for t in self.tracked.values())
+                if s is not None]
+        if left:
+            timeout = min(timeout, max(0.0, min(left)))
         timeout = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
         self._wake.wait(timeout)
         self._wake.clear()
@@ -220,7 +226,7 @@ class Scheduler:
     def _next_retry(self, now: Any) -> Any:
         try:
             return self.store.next_not_before(now)
-        except (DatabaseError, *_operational_errors()):
+        except _DATABASE_DOWN:
             return None
 
     def _drained(self) -> bool:
@@ -338,8 +344,7 @@ class Scheduler:
             tracked.execution = execution
             if execution.cancel_requested:
                 self._end_and_stop(tracked, ExecutionStatus.CANCELLED, "cancelled while running")
-            elif tracked.spec and tracked.spec.timeout and execution.started_at and \
-                    (now - execution.started_at).total_seconds() > tracked.spec.timeout:
+            elif (_timeout_left(tracked, now) or 0.0) < 0:
                 self._end_and_stop(tracked, ExecutionStatus.FAILED,
                                    f"timeout: still running after {tracked.spec.timeout:g}s",
                                    timed_out=True)
@@ -360,12 +365,15 @@ class Scheduler:
             self._fail(tracked.execution, tracked.spec, reason, timed_out=timed_out)
         self._stop_worker(tracked)
 
-    def _stop_worker(self, tracked: Tracked) -> None:
+    def _stop_worker(self, tracked: Tracked) -> threading.Thread | None:
+        """Stop the worker's process tree in the background (it may take ``kill_grace``)."""
         if tracked.spawner is None:
-            return
-        spawner, handle = tracked.spawner, tracked.handle
-        threading.Thread(target=spawner.stop, args=(handle, self.options.kill_grace),
-                         name=f"wfsched-stop-{tracked.execution.id}", daemon=True).start()
+            return None
+        stopper = threading.Thread(target=tracked.spawner.stop,
+                                   args=(tracked.handle, self.options.kill_grace),
+                                   name=f"wfsched-stop-{tracked.execution.id}", daemon=True)
+        stopper.start()
+        return stopper
 
     def _fail(self, execution: Execution, spec: WorkflowSpec | None, reason: str, *,
               exit_code: int | None = None, timed_out: bool = False,
@@ -457,7 +465,7 @@ class Scheduler:
             self._wake.clear()
             try:
                 self._reap()
-            except (DatabaseError, *_operational_errors()) as exc:
+            except _DATABASE_DOWN as exc:
                 log.error("database unavailable while stopping: %s", exc)
         stoppers = []
         for tracked in self._workers_to_wait_for():
@@ -465,21 +473,19 @@ class Scheduler:
                 # pending too: a worker still starting has not marked itself running yet
                 self._fail(tracked.execution, tracked.spec, "scheduler stopped",
                            expected=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING))
-            except (DatabaseError, *_operational_errors()) as exc:
+            except _DATABASE_DOWN as exc:
                 # stop it all the same: a stop must not depend on the database; the row is
                 # recorded by the worker itself, or failed by the next scheduler's recovery
                 log.error("database unavailable while stopping: execution %s not recorded "
                           "as stopped (%s)", tracked.execution.id, str(exc).splitlines()[0])
-            stopper = threading.Thread(target=tracked.spawner.stop,  # type: ignore[union-attr]
-                                       args=(tracked.handle, self.options.kill_grace))
-            stopper.start()
-            stoppers.append(stopper)
+            stoppers.append(self._stop_worker(tracked))
         for stopper in stoppers:
-            stopper.join()
+            if stopper is not None:
+                stopper.join()
         try:
             self._reap()
             self.store.release_claims(self.id)
-        except (DatabaseError, *_operational_errors()) as exc:
+        except _DATABASE_DOWN as exc:
             log.error("database unavailable while stopping: %s", str(exc).splitlines()[0])
 
     def _workers_to_wait_for(self) -> list[Tracked]:
@@ -487,7 +493,10 @@ class Scheduler:
                 if t.spawner is not None and not getattr(t.spawner, "survives_scheduler", False)]
 
 
-def _operational_errors() -> tuple[type[BaseException], ...]:
-    from sqlalchemy.exc import OperationalError
-
-    return (OperationalError,)
+def _timeout_left(tracked: Tracked, now: datetime) -> float | None:
+    """Seconds until ``tracked`` passes its workflow's timeout (negative: passed), counted
+    from the start its worker recorded; None without a timeout or before it started."""
+    started = tracked.execution.started_at
+    if tracked.spec is None or not tracked.spec.timeout or started is None:
+        return None
+    return tracked.spec.timeout - (now - started).total_seconds()

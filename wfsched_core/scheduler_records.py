@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +46,6 @@ class Tracked:
     spawner: Spawner | None
     handle: WorkerHandle
     spec: WorkflowSpec | None
-    started: float = field(default_factory=time.monotonic)
     liveness: Liveness = Liveness.ALIVE  # what its spawner last said
 
 
