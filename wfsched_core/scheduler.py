@@ -387,8 +387,8 @@ class Scheduler:
         if finished is None:
             return None
         will_retry = finished.retry is not None
-        if finished.retry is not None:
-            self.hooks.execution_queued(finished.retry)
+        for queued in finished.queued:
+            self.hooks.execution_queued(queued)
         if timed_out:
             self.hooks.execution_timed_out(finished.execution, will_retry)
         self.hooks.execution_failed(finished.execution, will_retry)

@@ -144,7 +144,7 @@ def _record_outcome(execution: Execution, outcome: Outcome, spec: WorkflowSpec |
     )
     if finished is None:  # the scheduler already ended it (a timeout or a stop)
         return 1
-    for queued in ([finished.retry] if finished.retry else []) + finished.triggered:
+    for queued in finished.queued:
         hooks.execution_queued(queued)
     if status is ExecutionStatus.COMPLETED:
         hooks.execution_completed(finished.execution)

@@ -39,6 +39,12 @@ class Finished:
     retry: Execution | None = None
     triggered: list[Execution] = field(default_factory=list)  # dependents queued
 
+    @property
+    def queued(self) -> list[Execution]:
+        """Every execution this outcome queued (its retry, its dependents): each one
+        is announced with ``wfsched_execution_queued`` by the process that won."""
+        return ([self.retry] if self.retry else []) + self.triggered
+
 
 def _row_values(workflow: str, **values: Any) -> dict[str, Any]:
     row = {
