@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from wfsched_core.db.schema import workflow_dependencies, workflows
@@ -47,8 +45,7 @@ class CatalogSyncMixin(StoreBase):
                     conn.execute(update(workflows).where(workflows.c.name == row.name)
                                  .values(**values))
                 else:
-                    _insert_unless_present(conn, workflows.insert().values(name=row.name,
-                                                                           **values))
+                    conn.execute(workflows.insert().values(name=row.name, **values))
             if dependencies is not None:
                 wanted = set(dependencies)
                 have = {(r.upstream, r.downstream)
@@ -58,7 +55,7 @@ class CatalogSyncMixin(StoreBase):
                         workflow_dependencies.c.upstream == upstream,
                         workflow_dependencies.c.downstream == downstream))
                 for upstream, downstream in sorted(wanted - have):
-                    _insert_unless_present(conn, workflow_dependencies.insert().values(
+                    conn.execute(workflow_dependencies.insert().values(
                         upstream=upstream, downstream=downstream))
 
     def workflow_rows(self) -> dict[str, WorkflowRow]:
@@ -99,11 +96,3 @@ class CatalogSyncMixin(StoreBase):
             conn.execute(update(workflows).where(workflows.c.name == workflow)
                          .values(next_run_at=when))
 
-
-def _insert_unless_present(conn: Connection, statement: Any) -> None:
-    """Insert, unless another scheduler starting at the same moment just did."""
-    try:
-        with conn.begin_nested():
-            conn.execute(statement)
-    except IntegrityError:
-        pass
