@@ -17,8 +17,12 @@ def _record(ctx, kind, **data):
     if not directory:
         return
     path = Path(directory) / f"{kind}-{ctx.execution_id}-{ctx.attempt}-{os.getpid()}.json"
-    path.write_text(json.dumps(dict(data, execution_id=ctx.execution_id,
-                                    attempt=ctx.attempt, pid=os.getpid())))
+    # Written aside and renamed into place: a test polling the directory never reads a
+    # half-written record (it once read an empty file mid-write).
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(dict(data, execution_id=ctx.execution_id,
+                                       attempt=ctx.attempt, pid=os.getpid())))
+    partial.replace(path)
 
 
 class Noop(Workflow):
