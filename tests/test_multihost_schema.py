@@ -1,10 +1,11 @@
-"""The shared engine's plumbing: migrations on every database kind, and LISTEN/NOTIFY.
+"""The shared engine's plumbing: migrations on every database kind, and the wake-up.
 
 - ``wfsched db upgrade`` on an empty SQLite, PostgreSQL and MariaDB database builds
   exactly the schema that ``wfsched_core/db/schema.py`` declares (Alembic's
   ``compare_metadata`` finds no difference), at the revision the code expects.
-- On PostgreSQL an idle scheduler is woken by the NOTIFY of a trigger, long before its
-  poll interval (the latency itself is measured by ``bench/wakeup.py``, not here).
+- An idle scheduler is woken by a trigger long before its poll interval: on PostgreSQL
+  by the trigger's NOTIFY, on SQLite through the FIFO beside the database (the latency
+  itself is measured by ``bench/``, not here).
 """
 
 from __future__ import annotations
@@ -56,24 +57,31 @@ def _idle_config() -> str:
     return config
 
 
-@pytest.mark.parametrize("db_kind", ["postgresql"])
-def test_listen_notify_wakes_an_idle_scheduler(db_kind: str, wf: Wfsched,
-                                               work_dir: Path) -> None:
+def _listening(wf: Wfsched, db_kind: str, scheduler_pid: int) -> bool:
+    """Whether the scheduler listens: a LISTEN session, or the wake FIFO open."""
+    if db_kind == "sqlite":
+        fifo = wf.store.wake_fifo
+        fd_dir = Path(f"/proc/{scheduler_pid}/fd")
+        try:
+            return any(os.readlink(fd) == fifo for fd in fd_dir.iterdir())
+        except OSError:  # an fd closed while we looked
+            return False
+    with wf.store.engine.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
+            "AND query = 'LISTEN wfsched'"), {"db": wf.store.engine.url.database}).scalar())
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "sqlite"])
+def test_a_trigger_wakes_an_idle_scheduler(db_kind: str, wf: Wfsched, work_dir: Path) -> None:
     wf.config_path.write_text(_idle_config())
     scheduler = wf.popen("scheduler", "--poll-interval", "30", "--max-concurrent", "2")
-    database = wf.store.engine.url.database
-
-    def listening() -> bool:
-        with wf.store.engine.connect() as conn:
-            return bool(conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
-                "AND query = 'LISTEN wfsched'"), {"db": database}).scalar())
-
     try:
-        wait_until(listening, 60, "the scheduler to LISTEN", 0.2)
+        wait_until(lambda: _listening(wf, db_kind, scheduler.pid), 60,
+                   "the scheduler to listen for triggers", 0.2)
         for round_number in range(3):
             (execution_id,) = wf.trigger("mark", dir=work_dir)
-            # with a 30 s poll and heartbeat, only the NOTIFY can wake it this soon
+            # with a 30 s poll and heartbeat, only the wake-up can start it this soon
             execution = wf.wait_for_status(execution_id, "completed", timeout=10)
             waited = (execution.started_at - execution.created_at).total_seconds()
             assert waited < 10, f"round {round_number}: started after {waited:.1f}s"

@@ -37,6 +37,7 @@ from wfsched_core.spawning import (
 )
 from wfsched_core.status import ExecutionStatus
 from wfsched_core.ticks import SystemClock, TickScheduler, seconds_until
+from wfsched_core.wakeup import start_wake_listener
 from wfsched_core.worker import ENV_OWNER
 
 if TYPE_CHECKING:
@@ -95,12 +96,7 @@ class Scheduler:
         """Run until stopped (or, with ``once``, until nothing is pending or running)."""
         self.prepare()
         self._register()
-        listener = None
-        if self.store.can_listen:
-            from wfsched_core.wakeup import NotificationListener
-
-            listener = NotificationListener(self.store, self._wake)
-            listener.start()
+        listener = start_wake_listener(self.store, self._wake)
         previous = self._install_signal_handlers()
         reason = "stopped by signal"
         try:
@@ -147,9 +143,9 @@ class Scheduler:
         return previous
 
     def _take_sqlite_lock(self) -> None:
-        from wfsched_core.scheduler_lock import SqliteSchedulerLock, sqlite_database_path
+        from wfsched_core.scheduler_lock import SqliteSchedulerLock
 
-        path = sqlite_database_path(self.store.engine.url.database)
+        path = self.store.sqlite_path
         if path is not None:
             self._lock = SqliteSchedulerLock(path)
             self._lock.acquire(f"scheduler {self.id}, pid {os.getpid()} on {self.host}")

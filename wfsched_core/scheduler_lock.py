@@ -6,7 +6,6 @@ the kernel when the holder dies, so a crashed scheduler never blocks the next on
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import IO
 
@@ -48,9 +47,3 @@ class SqliteSchedulerLock:
             self._file.close()
             self._file = None
 
-
-def sqlite_database_path(url_database: str | None) -> str | None:
-    """The file of a SQLite URL, or None for an in-memory database."""
-    if not url_database or url_database == ":memory:" or url_database.startswith("file:"):
-        return None
-    return os.path.abspath(os.path.expanduser(url_database))

@@ -1,15 +1,17 @@
-"""Instant wake-up on PostgreSQL: LISTEN for new work and freed slots.
+"""Instant wake-up of an idle scheduler when new work or a freed slot appears.
 
-Triggers, retries and finished executions ``NOTIFY`` the channel in their transaction
-(see ``store/base.py``); an idle scheduler listening on it claims at once instead of at
-its next poll. Elsewhere the poll interval stays; nothing here is needed for correctness.
+Triggers, retries and finished executions ``NOTIFY`` a channel in their transaction
+(see ``store/base.py``): on PostgreSQL a LISTEN connection hears it, on a SQLite file a
+FIFO beside the database (``db/sqlite_local.py``). An idle scheduler then claims at once
+instead of at its next poll. On MySQL/MariaDB the poll interval stays; nothing here is
+needed for correctness.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wfsched_core.store.base import NOTIFY_CHANNEL
 
@@ -17,6 +19,20 @@ if TYPE_CHECKING:
     from wfsched_core.store import SqlStore
 
 log = logging.getLogger(__name__)
+
+
+def start_wake_listener(store: SqlStore, wake: threading.Event) -> Any:
+    """The listener for ``store``'s database, started (something with ``stop()``), or None."""
+    if store.can_listen:
+        listener = NotificationListener(store, wake)
+        listener.start()
+        return listener
+    if store.wake_fifo:
+        from wfsched_core.db.sqlite_local import FifoListener
+
+        fifo = FifoListener(store.wake_fifo, wake)
+        return fifo if fifo.start() else None
+    return None
 
 
 class NotificationListener:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import inspect, text
@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from wfsched_core.db.engine import make_engine, mask_url
 from wfsched_core.db.schema import SCHEMA_REVISION
+from wfsched_core.db.sqlite_local import WriterGate, poke, sqlite_database_path, wake_path
 from wfsched_core.errors import DatabaseError, SchemaOutOfDateError
 from wfsched_core.store.rows import first_line, is_connect_error
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 # The PostgreSQL channel on which new work and freed slots wake idle schedulers.
 NOTIFY_CHANNEL = "wfsched"
+# The connection-info key that asks for the SQLite wake FIFO to be poked after commit.
+_WAKE = "wfsched_wake"
 
 
 class StoreBase:
@@ -33,28 +36,62 @@ class StoreBase:
         self.single_scheduler = self.dialect == "sqlite"
         self.skip_locked = self.dialect in ("postgresql", "mysql", "mariadb")
         self.can_listen = self.dialect == "postgresql"
+        #: SQLite on a file: writers queue on a lock file, new work pokes a FIFO
+        self.sqlite_path = (sqlite_database_path(self.engine.url.database)
+                            if self.dialect == "sqlite" else None)
+        self._gate = WriterGate(self.sqlite_path) if self.sqlite_path else None
+        self.wake_fifo = wake_path(self.sqlite_path) if self.sqlite_path else None
+        self._rehearsing: Connection | None = None
 
     def describe(self) -> str:
         """The database URL with its password masked."""
         return mask_url(self.engine.url)
 
     def dispose(self) -> None:
+        """Close every connection of this process (and the SQLite writer gate's file)."""
         self.engine.dispose()
+        if self._gate is not None:
+            self._gate.close()
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[Connection]:
+        """Run every transaction of this store, until the end of the block, in one
+        writing transaction that is rolled back: nothing it did is ever seen (see
+        ``store/rehearsal.py``). For one thread, before any other uses the store."""
+        gate = self._gate.hold() if self._gate is not None else nullcontext()
+        with gate, self.engine.connect() as conn:
+            conn = conn.execution_options(wfsched_write=True)
+            transaction = conn.begin()
+            self._rehearsing = conn
+            try:
+                yield conn
+            finally:
+                self._rehearsing = None
+                conn.info.pop(_WAKE, None)
+                transaction.rollback()
 
     @contextmanager
     def _connection(self, write: bool) -> Iterator[Connection]:
+        if self._rehearsing is not None:
+            yield self._rehearsing
+            return
+        gate = self._gate.hold() if write and self._gate is not None else nullcontext()
+        wake = False
         try:
-            with self.engine.connect() as conn:
+            with gate, self.engine.connect() as conn:
                 if write:
                     conn = conn.execution_options(wfsched_write=True)
                 with conn.begin():
                     yield conn
+                    wake = conn.info.pop(_WAKE, False)
         except (OperationalError, ProgrammingError) as exc:
             if exc.connection_invalidated or is_connect_error(exc):
                 raise DatabaseError(
                     f"cannot use the database {self.describe()}: {first_line(exc)}"
                 ) from exc
             raise
+        if wake and self.wake_fifo:  # committed: the scheduler will see the rows
+            poke(self.wake_fifo)
 
     def _write(self) -> Any:
         """A writing transaction (SQLite: the write lock is taken up front)."""
@@ -67,6 +104,8 @@ class StoreBase:
         """Wake idle schedulers (PostgreSQL LISTEN/NOTIFY; delivered at commit)."""
         if self.can_listen:
             conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        elif self.wake_fifo:
+            conn.info[_WAKE] = True  # poked by _connection once committed
 
     # --- schema ---------------------------------------------------------------------
 
