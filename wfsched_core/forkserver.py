@@ -10,10 +10,11 @@ Why it is safe to fork here:
 
 - the server is single-threaded (checked after warm-up: a plugin that starts a thread on
   import makes the server refuse, and the spawner falls back to fresh interpreters);
-- it holds no database connection when it forks: the one connection that initialises the
-  store's dialect during warm-up is closed before serving, each child gives the engine a
-  fresh pool (``engine.dispose(close=False)``) and closes every inherited descriptor
-  above 2;
+- it holds no database connection when it forks: the one connection of the warm-up
+  (the store's dialect, the schema check, a rehearsal of a worker's statements that
+  leaves their compiled SQL in the engine's cache, see ``store/rehearsal.py``) is closed
+  before serving; a child checks that the engine's pool is empty (else gives the engine
+  a fresh one) and closes every inherited descriptor above 2;
 - the child resets signal handlers and logging, and takes the request's environment.
 
 Protocol (JSON lines): the scheduler writes ``{"id", "argv", "env", "log_path", "cwd"}``
@@ -61,8 +62,8 @@ class WarmApp:
 
     def __init__(self, app: App, store: SqlStore | None = None) -> None:
         self.app = app
-        #: built here with its dialect initialised (one connection, closed before any
-        #: fork); each child gives it a fresh pool with ``engine.dispose(close=False)``
+        #: built here with its dialect initialised and its worker statements compiled
+        #: (one connection, closed before any fork); each child connects on its own
         self.store = store
         self.env = {key: os.environ.get(key) for key in SETTINGS_ENV}
         self.config_stamp = _config_stamp(app.settings.config_path)
@@ -118,13 +119,17 @@ def warm_up() -> tuple[str | None, WarmApp | None]:
 
 
 def _initialised_store(app: App) -> SqlStore | None:
-    """The store with its dialect initialised (on PostgreSQL a few round trips that each
-    worker would repeat), and no connection left open."""
+    """The store with its dialect initialised, its schema checked and a worker's
+    statements compiled (what each worker would repeat), and no connection left open."""
+    from wfsched_core.store.rehearsal import rehearse_worker
+
     try:
         store = app.hooks.store()
-        with store.engine.connect():
-            pass
-        store.engine.dispose()  # closes that connection: none exists when we fork
+        store.ensure_schema(auto_create=True)  # as App.store does; once, not per child
+        workflows = app.hooks.catalog().all()
+        if workflows:
+            rehearse_worker(store, next(iter(workflows)))  # children inherit the compiled SQL
+        store.dispose()  # closes that connection: none exists when we fork
         return store
     except Exception as exc:  # unreachable now: each worker connects on its own
         log.warning("fork server: database not reachable during warm-up: %s", exc)
@@ -294,8 +299,8 @@ def _run_worker(execution_id: int, warm: WarmApp | None) -> int:
     try:
         store = warm.store if warm is not None else None
         if store is not None:
-            store.engine.dispose(close=False)  # a pool of its own, whatever the parent had
-            store.ensure_schema(auto_create=True)  # as App.store does
+            if not _pool_is_empty(store.engine.pool):  # never so after warm-up; be sure
+                store.engine.dispose(close=False)  # a pool of its own, whatever the parent had
         else:
             store = app.store
         return run_execution(execution_id, store, app.hooks, app.settings)
@@ -305,6 +310,14 @@ def _run_worker(execution_id: int, warm: WarmApp | None) -> int:
     except KeyboardInterrupt:
         print("wfsched: interrupted", file=sys.stderr)
         return 130
+
+
+def _pool_is_empty(pool: Any) -> bool:
+    """True when a pool holds no connection at all (none inherited across the fork)."""
+    try:
+        return pool.checkedin() == 0 and pool.checkedout() == 0
+    except AttributeError:  # a pool class that cannot tell: replace it to be safe
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,12 +1,18 @@
 """A typed facade over ``pm.hook``: the only place the core calls hooks.
 
-Lifecycle events and admission are called one plugin at a time, each in a thread with a
-time budget, so a notifier that raises or hangs never fails or blocks an execution.
+Lifecycle events and admission are called one plugin at a time, each in a helper thread
+with a time budget, so a notifier that raises or hangs never fails or blocks an
+execution (one thread runs the calls in turn; one that overruns leaves it behind). The
+core's own built-in plugins (which never block: they log, count or send one datagram)
+are called directly, still guarded against errors: a thread start and join for each of
+them was a measurable share of a short execution's cost (issue 8).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Hook implementations defined here are the core's own built-ins: called without a thread.
+_BUILTIN_PREFIX = "wfsched_core.builtin."
+
 
 class PluginHooks:
     """Call sites of every hook, typed, guarded where a plugin must not do harm."""
@@ -34,6 +43,7 @@ class PluginHooks:
         self.settings = settings
         self.budget = float(settings.scheduler_option("notify_budget"))
         self._catalog: Catalog | None = None
+        self._hook_runner: _HookRunner | None = None
 
     # configuration
     def configure(self) -> None:
@@ -160,24 +170,74 @@ class PluginHooks:
     def _call_guarded(self, impl: Any, kwargs: dict[str, Any]) -> Any:
         """Call one hook implementation in a thread; log errors and overruns, never raise."""
         args = [kwargs[name] for name in impl.argnames]
-        outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                outcome["value"] = impl.function(*args)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                outcome["error"] = exc
-
         name = f"{impl.plugin_name}:{impl.function.__name__}"
-        thread = threading.Thread(target=run, name=f"wfsched-hook {name}", daemon=True)
-        thread.start()
-        thread.join(self.budget)
-        if thread.is_alive():
+        if impl.function.__module__.startswith(_BUILTIN_PREFIX):
+            try:
+                return impl.function(*args)
+            except Exception as exc:
+                log.error("plugin %s raised %s: %s", name, type(exc).__name__, exc)
+                return None
+        call = _GuardedCall(impl.function, args)
+        if not self._runner().run(call, self.budget):
+            self._hook_runner = None  # stuck in that call: the next gets a new thread
             log.warning("plugin %s did not return within %.1fs; going on without it",
                         name, self.budget)
             return None
-        if "error" in outcome:
-            exc = outcome["error"]
-            log.error("plugin %s raised %s: %s", name, type(exc).__name__, exc)
+        if call.error is not None:
+            log.error("plugin %s raised %s: %s", name, type(call.error).__name__, call.error)
             return None
-        return outcome.get("value")
+        return call.value
+
+    def _runner(self) -> _HookRunner:
+        runner = self._hook_runner
+        if runner is None or runner.pid != os.getpid():  # none yet, stuck, or forked
+            runner = self._hook_runner = _HookRunner()
+        return runner
+
+
+class _GuardedCall:
+    """One hook call handed to the runner thread, and its outcome."""
+
+    __slots__ = ("args", "done", "error", "function", "value")
+
+    def __init__(self, function: Any, args: list[Any]) -> None:
+        self.function = function
+        self.args = args
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self.function(*self.args)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+class _HookRunner:
+    """A thread that runs guarded hook calls one after another, so that a call costs a
+    hand-over rather than a thread start. A call that overruns its budget keeps this
+    thread; the caller retires it and starts another."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._calls: queue.SimpleQueue[_GuardedCall | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="wfsched-hooks", daemon=True)
+        self._thread.start()
+
+    def run(self, call: _GuardedCall, budget: float) -> bool:
+        """Run ``call``; False when it did not finish within ``budget`` seconds."""
+        self._calls.put(call)
+        if call.done.wait(budget):
+            return True
+        self._calls.put(None)  # retired: it exits once the stuck call returns
+        return False
+
+    def _loop(self) -> None:
+        while True:
+            call = self._calls.get()
+            if call is None:
+                return
+            call.run()

@@ -16,12 +16,13 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from wfsched_core.db.schema import workflow_dependencies, workflows
 from wfsched_core.db.schema import workflow_execution_steps as steps_table
 from wfsched_core.db.schema import workflow_executions as executions
+from wfsched_core.db.schema import workflows
 from wfsched_core.errors import ExecutionStateError
 from wfsched_core.records import Execution, StepRecord, utcnow
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.store import statements
 from wfsched_core.store.base import StoreBase
 from wfsched_core.store.rows import fetch, from_values, json_or_repr, loads, to_execution
 
@@ -185,13 +186,15 @@ class ExecutionsMixin(StoreBase):
     def record_handle(self, execution_id: int, owner: str, spawner: str,
                       handle: dict[str, Any], pid: int | None) -> None:
         """Remember how to find the worker again (its spawner and handle)."""
-        values: dict[str, Any] = {"spawner": spawner, "worker_handle": json.dumps(handle)}
-        if pid is not None:
-            values["pid"] = pid
         with self._write() as conn:
-            conn.execute(update(executions).where(executions.c.id == execution_id,
-                                                  executions.c.claimed_by == owner)
-                         .values(**values))
+            if pid is not None:
+                conn.execute(statements.RECORD_HANDLE, {
+                    "b_id": execution_id, "b_owner": owner, "b_spawner": spawner,
+                    "b_handle": json.dumps(handle), "b_pid": pid})
+            else:
+                conn.execute(update(executions).where(executions.c.id == execution_id,
+                                                      executions.c.claimed_by == owner)
+                             .values(spawner=spawner, worker_handle=json.dumps(handle)))
 
     def adopt(self, execution_id: int, from_owner: str | None, to_owner: str) -> bool:
         """Take over a running execution whose owner died (compare-and-set on the owner)."""
@@ -230,18 +233,32 @@ class ExecutionsMixin(StoreBase):
         ``owner`` is the scheduler that claimed it (None when run by hand: then it must be
         unclaimed, and ``manual_owner`` becomes its owner).
         """
+        return self.start_running(execution_id, owner, pid=pid, host=host,
+                                  manual_owner=manual_owner)[0]
+
+    def start_running(self, execution_id: int, owner: str | None, *, pid: int, host: str,
+                      manual_owner: str, first_step: Callable[[str], str | None] | None = None,
+                      ) -> tuple[Execution, StepRecord | None]:
+        """:meth:`start_execution`, and in the same transaction the start of its first
+        step, named by ``first_step(workflow)`` (None: no step record yet)."""
         now = utcnow()
-        cond = and_(executions.c.id == execution_id, executions.c.status == PENDING)
-        values: dict[str, Any] = {"status": RUNNING, "started_at": now, "heartbeat_at": now,
-                                  "pid": pid, "host": host, "wait_reason": None}
-        if owner is None:
-            cond = and_(cond, executions.c.claimed_by.is_(None))
-            values.update(claimed_by=manual_owner, claimed_at=now)
+        if owner is None:  # run by hand: it must be unclaimed, and becomes the caller's
+            statement: Any = update(executions).where(
+                executions.c.id == execution_id, executions.c.status == PENDING,
+                executions.c.claimed_by.is_(None),
+            ).values(status=RUNNING, started_at=now, heartbeat_at=now, pid=pid, host=host,
+                     wait_reason=None, claimed_by=manual_owner, claimed_at=now)
+            params: dict[str, Any] = {}
         else:
-            cond = and_(cond, executions.c.claimed_by == owner)
+            statement = statements.START_CLAIMED
+            params = {"b_id": execution_id, "b_owner": owner, "b_now": now, "b_pid": pid,
+                      "b_host": host}
         with self._write() as conn:
-            if conn.execute(update(executions).where(cond).values(**values)).rowcount == 1:
-                return to_execution(fetch(conn, execution_id))
+            if conn.execute(statement, params).rowcount == 1:
+                execution = to_execution(fetch(conn, execution_id))
+                name = first_step(execution.workflow) if first_step is not None else None
+                step = self._insert_step(conn, execution_id, 1, name) if name else None
+                return execution, step
             row = fetch(conn, execution_id)
         if row.status != PENDING:
             raise ExecutionStateError(
@@ -252,31 +269,32 @@ class ExecutionsMixin(StoreBase):
     def heartbeat(self, execution_id: int) -> bool:
         """Refresh a running execution's heartbeat; True when a cancel was requested."""
         with self._write() as conn:
-            conn.execute(update(executions)
-                         .where(executions.c.id == execution_id, executions.c.status == RUNNING)
-                         .values(heartbeat_at=utcnow()))
-            flag = conn.execute(select(executions.c.cancel_requested)
-                                .where(executions.c.id == execution_id)).scalar()
+            conn.execute(statements.HEARTBEAT, {"b_id": execution_id, "b_now": utcnow()})
+            flag = conn.execute(statements.CANCEL_REQUESTED, {"b_id": execution_id}).scalar()
         return bool(flag)
 
-    def start_step(self, execution_id: int, position: int, name: str) -> StepRecord:
-        step = StepRecord(execution_id, position, name, StepStatus.RUNNING, utcnow())
+    def advance_step(self, execution_id: int, done: StepRecord | None, position: int,
+                     name: str) -> StepRecord:
+        """Record the end of step ``done`` (if any) and the start of the next, together."""
         with self._write() as conn:
-            conn.execute(steps_table.insert().values(
-                execution_id=execution_id, position=position, name=name,
-                status=step.status.value, started_at=step.started_at))
+            if done is not None:
+                self._record_step_end(conn, done)
+            return self._insert_step(conn, execution_id, position, name)
+
+    def _insert_step(self, conn: Connection, execution_id: int, position: int,
+                     name: str) -> StepRecord:
+        step = StepRecord(execution_id, position, name, StepStatus.RUNNING, utcnow())
+        conn.execute(statements.INSERT_STEP, {
+            "b_eid": execution_id, "b_position": position, "b_name": name,
+            "b_status": step.status.value, "b_at": step.started_at})
         return step
 
-    def finish_step(self, step: StepRecord, status: StepStatus, *, error: str | None = None,
-                    result: Any = None) -> StepRecord:
-        done = replace(step, status=status, finished_at=utcnow(), error=error, result=result)
-        with self._write() as conn:
-            conn.execute(update(steps_table)
-                         .where(steps_table.c.execution_id == step.execution_id,
-                                steps_table.c.position == step.position)
-                         .values(status=status.value, finished_at=done.finished_at,
-                                 error=error, result=json_or_repr(result)))
-        return done
+    def _record_step_end(self, conn: Connection, step: StepRecord) -> None:
+        """Write a step's final status (idempotent: rewriting it changes nothing)."""
+        conn.execute(statements.END_STEP, {
+            "b_eid": step.execution_id, "b_position": step.position,
+            "b_status": step.status.value, "b_at": step.finished_at, "b_error": step.error,
+            "b_result": json_or_repr(step.result)})
 
     # --- finishing -------------------------------------------------------------------
 
@@ -292,22 +310,36 @@ class ExecutionsMixin(StoreBase):
         error_detail: str | None = None,
         retry_at: datetime | None = None,
         queue_of: Callable[[str], str | None] | None = None,
+        last_step: StepRecord | None = None,
     ) -> Finished | None:
         """Compare-and-set to a final ``status``; None when another process got there first.
+
+        ``last_step``, the worker's last step with its final status, is written in the same
+        transaction (the worker's one write at the end).
 
         In the same transaction: a failure with ``retry_at`` (retries left, not cancelled)
         queues the next attempt, and a completion queues the workflows that depend on this
         one — so neither is ever lost nor made twice.
         """
         now = utcnow()
-        cond = and_(executions.c.id == execution_id,
-                    executions.c.status.in_([s.value for s in expected]))
-        if owner is not None:
-            cond = and_(cond, executions.c.claimed_by == owner)
-        with self._write() as conn:
-            result = conn.execute(update(executions).where(cond).values(
+        if owner is None and tuple(expected) == (ExecutionStatus.RUNNING,):  # the worker's
+            statement: Any = statements.FINISH_RUNNING
+            params: dict[str, Any] = {
+                "b_id": execution_id, "b_status": status.value, "b_now": now,
+                "b_exit_code": exit_code, "b_error": error, "b_detail": error_detail}
+        else:
+            cond = and_(executions.c.id == execution_id,
+                        executions.c.status.in_([s.value for s in expected]))
+            if owner is not None:
+                cond = and_(cond, executions.c.claimed_by == owner)
+            statement = update(executions).where(cond).values(
                 status=status.value, finished_at=now, exit_code=exit_code, error=error,
-                error_detail=error_detail))
+                error_detail=error_detail)
+            params = {}
+        with self._write() as conn:
+            if last_step is not None:  # the step's record stands whoever ends the run
+                self._record_step_end(conn, last_step)
+            result = conn.execute(statement, params)
             if result.rowcount != 1:
                 return None
             execution = to_execution(fetch(conn, execution_id))
@@ -336,21 +368,20 @@ class ExecutionsMixin(StoreBase):
                           ) -> list[Execution]:
         """Queue each workflow that ``depends_on`` the one that just completed (on the
         dependent's own queue, as ``queue_of`` tells; the default queue without it)."""
-        names = conn.execute(select(workflow_dependencies.c.downstream)
-                             .where(workflow_dependencies.c.upstream == upstream.workflow)
-                             .order_by(workflow_dependencies.c.downstream)).scalars().all()
+        names = conn.execute(statements.DEPENDENTS,
+                             {"b_upstream": upstream.workflow}).scalars().all()
         return [self._insert_follow_up(conn, name, upstream, Trigger.DEPENDENCY,
                                        queue=queue_of(name) if queue_of else None)
                 for name in names]
 
     def _touch_workflow(self, conn: Connection, name: str, when: datetime,
                         status: ExecutionStatus) -> None:
-        values = {"last_executed": when, "last_status": status.value}
-        if conn.execute(update(workflows).where(workflows.c.name == name)
-                        .values(**values)).rowcount == 0:
+        if conn.execute(statements.TOUCH_WORKFLOW, {
+                "b_name": name, "b_when": when, "b_status": status.value}).rowcount == 0:
             try:
                 with conn.begin_nested():
-                    conn.execute(workflows.insert().values(name=name, **values))
+                    conn.execute(workflows.insert().values(
+                        name=name, last_executed=when, last_status=status.value))
             except IntegrityError:
                 pass
 

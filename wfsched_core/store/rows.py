@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
-from wfsched_core.db.schema import workflow_executions as executions
 from wfsched_core.errors import UnknownExecutionError
 from wfsched_core.records import Execution
 from wfsched_core.status import ExecutionStatus, Trigger
+from wfsched_core.store.statements import FETCH_EXECUTION
 
 
 def fetch(conn: Connection, execution_id: int) -> Row[Any]:
-    row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+    row = conn.execute(FETCH_EXECUTION, {"b_id": execution_id}).first()
     if row is None:
         raise UnknownExecutionError(f"no execution with id {execution_id}")
     return row

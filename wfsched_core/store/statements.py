@@ -1,0 +1,74 @@
+"""The statements on every execution's path, built once per process.
+
+Building a SQLAlchemy statement and its cache key cost a short execution more CPU than
+running it on SQLite (issue 8): these are built at import, with bound parameters named
+``b_*``, and executed with a dict of them. A statement built once also keeps its cache
+key, so a worker forked from the warm fork server finds both ready.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select, update
+
+from wfsched_core.db.schema import workflow_dependencies, workflows
+from wfsched_core.db.schema import workflow_execution_steps as steps
+from wfsched_core.db.schema import workflow_executions as executions
+from wfsched_core.status import ExecutionStatus
+
+_PENDING = ExecutionStatus.PENDING.value
+_RUNNING = ExecutionStatus.RUNNING.value
+
+#: one execution's row: ``b_id``
+FETCH_EXECUTION = select(executions).where(executions.c.id == bindparam("b_id"))
+
+#: a claimed execution starts running (compare-and-set on status and owner):
+#: ``b_id, b_owner, b_now, b_pid, b_host``
+START_CLAIMED = update(executions).where(
+    executions.c.id == bindparam("b_id"), executions.c.status == _PENDING,
+    executions.c.claimed_by == bindparam("b_owner"),
+).values(status=_RUNNING, started_at=bindparam("b_now"), heartbeat_at=bindparam("b_now"),
+         pid=bindparam("b_pid"), host=bindparam("b_host"), wait_reason=None)
+
+#: the worker's handle, recorded by the scheduler that claimed it:
+#: ``b_id, b_owner, b_spawner, b_handle, b_pid``
+RECORD_HANDLE = update(executions).where(
+    executions.c.id == bindparam("b_id"), executions.c.claimed_by == bindparam("b_owner"),
+).values(spawner=bindparam("b_spawner"), worker_handle=bindparam("b_handle"),
+         pid=bindparam("b_pid"))
+
+#: a running execution's heartbeat: ``b_id, b_now``
+HEARTBEAT = update(executions).where(
+    executions.c.id == bindparam("b_id"), executions.c.status == _RUNNING,
+).values(heartbeat_at=bindparam("b_now"))
+
+#: whether a cancel was requested: ``b_id``
+CANCEL_REQUESTED = select(executions.c.cancel_requested).where(
+    executions.c.id == bindparam("b_id"))
+
+#: a running execution ends (compare-and-set on status):
+#: ``b_id, b_status, b_now, b_exit_code, b_error, b_detail``
+FINISH_RUNNING = update(executions).where(
+    executions.c.id == bindparam("b_id"), executions.c.status == _RUNNING,
+).values(status=bindparam("b_status"), finished_at=bindparam("b_now"),
+         exit_code=bindparam("b_exit_code"), error=bindparam("b_error"),
+         error_detail=bindparam("b_detail"))
+
+#: a step starts: ``b_eid, b_position, b_name, b_status, b_at``
+INSERT_STEP = steps.insert().values(
+    execution_id=bindparam("b_eid"), position=bindparam("b_position"),
+    name=bindparam("b_name"), status=bindparam("b_status"), started_at=bindparam("b_at"))
+
+#: a step ends: ``b_eid, b_position, b_status, b_at, b_error, b_result``
+END_STEP = update(steps).where(
+    steps.c.execution_id == bindparam("b_eid"), steps.c.position == bindparam("b_position"),
+).values(status=bindparam("b_status"), finished_at=bindparam("b_at"),
+         error=bindparam("b_error"), result=bindparam("b_result"))
+
+#: the workflows that depend on one: ``b_upstream``
+DEPENDENTS = select(workflow_dependencies.c.downstream).where(
+    workflow_dependencies.c.upstream == bindparam("b_upstream"),
+).order_by(workflow_dependencies.c.downstream)
+
+#: a workflow's last run: ``b_name, b_when, b_status``
+TOUCH_WORKFLOW = update(workflows).where(workflows.c.name == bindparam("b_name")).values(
+    last_executed=bindparam("b_when"), last_status=bindparam("b_status"))
