@@ -237,15 +237,23 @@ class Scheduler:
         free = self.options.max_concurrent - len(self.tracked)
         if free <= 0:
             return
+        started = []
         for execution in self.store.claim_pending(
                 self.id, free, admit=self._admission, concurrency=self.concurrency,
                 queues=self.options.queues):
-            self._start_worker(execution)
+            handle = self._start_worker(execution)
+            if handle is not None:
+                started.append(handle)
+        if started:  # one transaction for the tick's workers
+            self.store.record_handles(self.id, started)
 
     def _admission(self, execution: Execution) -> str | None:
         return self.hooks.admission_reason(execution, self.specs.get(execution.workflow))
 
-    def _start_worker(self, execution: Execution) -> None:
+    def _start_worker(self, execution: Execution,
+                      ) -> tuple[int, str, dict[str, Any], int | None] | None:
+        """Start a claimed execution's worker and track it; what ``record_handles``
+        records of it (None when it could not start)."""
         spec = self.specs.get(execution.workflow)
         try:
             spawner = self._spawner((spec.spawner if spec else None) or self.options.spawner)
@@ -254,14 +262,14 @@ class Scheduler:
             log.error("cannot start execution %s: %s", execution.id, exc)
             self._fail(execution, spec, f"could not start its worker: {exc}",
                        expected=(ExecutionStatus.PENDING,))
-            return
+            return None
         # tracked before anything else can fail: a started worker is never forgotten
         self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
-        self.store.record_handle(execution.id, self.id, spawner.name, handle.data, handle.pid)
         if self.summary.first_start is None:
             self.summary.first_start = time.monotonic()
         log.info("started %s #%s with %s (pid %s)", execution.workflow, execution.id,
                  spawner.name, handle.pid)
+        return execution.id, spawner.name, handle.data, handle.pid
 
     def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None) -> SpawnRequest:
         env = dict(os.environ)

@@ -186,15 +186,23 @@ class ExecutionsMixin(StoreBase):
     def record_handle(self, execution_id: int, owner: str, spawner: str,
                       handle: dict[str, Any], pid: int | None) -> None:
         """Remember how to find the worker again (its spawner and handle)."""
+        self.record_handles(owner, [(execution_id, spawner, handle, pid)])
+
+    def record_handles(self, owner: str,
+                       started: Sequence[tuple[int, str, dict[str, Any], int | None]]) -> None:
+        """:meth:`record_handle` for the workers of one tick, in one transaction:
+        ``(execution_id, spawner, handle, pid)`` each."""
+        with_pid = [{"b_id": execution_id, "b_owner": owner, "b_spawner": spawner,
+                     "b_handle": json.dumps(handle), "b_pid": pid}
+                    for execution_id, spawner, handle, pid in started if pid is not None]
         with self._write() as conn:
-            if pid is not None:
-                conn.execute(statements.RECORD_HANDLE, {
-                    "b_id": execution_id, "b_owner": owner, "b_spawner": spawner,
-                    "b_handle": json.dumps(handle), "b_pid": pid})
-            else:
-                conn.execute(update(executions).where(executions.c.id == execution_id,
-                                                      executions.c.claimed_by == owner)
-                             .values(spawner=spawner, worker_handle=json.dumps(handle)))
+            if with_pid:
+                conn.execute(statements.RECORD_HANDLE, with_pid)
+            for execution_id, spawner, handle, pid in started:
+                if pid is None:  # a strategy that cannot tell the PID: keep the column
+                    conn.execute(update(executions).where(
+                        executions.c.id == execution_id, executions.c.claimed_by == owner,
+                    ).values(spawner=spawner, worker_handle=json.dumps(handle)))
 
     def adopt(self, execution_id: int, from_owner: str | None, to_owner: str) -> bool:
         """Take over a running execution whose owner died (compare-and-set on the owner)."""
