@@ -53,7 +53,7 @@ def table(results: dict[str, Any]) -> str:
     if w4:
         rows.append(f"| W4 idle scheduler, {w4['seconds']:.0f} s: CPU "
                     f"| {w4['percent_of_one_core']:.2f} % of a core "
-                    f"(RSS {w4['scheduler_rss_mb']:.0f} MB + fork server "
+                    f"(RSS {w4['scheduler_rss_mb']:.0f} MB + fork server and spare "
                     f"{w4.get('fork_server_rss_mb', float('nan')):.0f} MB) | – | – | < 1 % |")
     if w5:
         rows.append(

@@ -182,7 +182,7 @@ def w4_idle(seconds: float, mode: str) -> dict[str, Any]:
             stamps.mkdir()
             _stamp(bench, stamps)  # up, warm, and idle from here on
             process = psutil.Process(scheduler.pid)
-            family = _settled_family(process)
+            family = _settled_family(process, 2 if mode == "fork" else 0)
             before = {p.pid: _cpu_of(p) for p in family}
             time.sleep(seconds)  # the measurement itself: an idle interval
             after = {p.pid: _cpu_of(p) for p in family}
@@ -198,13 +198,13 @@ def w4_idle(seconds: float, mode: str) -> dict[str, Any]:
             "processes": len(family)}
 
 
-def _settled_family(process: Any) -> list[Any]:
-    """The scheduler and its long-lived children (the fork server), once the warm-up's
-    worker has gone."""
+def _settled_family(process: Any, long_lived: int) -> list[Any]:
+    """The scheduler and its ``long_lived`` descendants (the fork server and its spare),
+    once the warm-up's worker has gone."""
     deadline = time.monotonic() + 30
     while True:
         children = process.children(recursive=True)
-        if len(children) <= 1 or time.monotonic() > deadline:
+        if len(children) <= long_lived or time.monotonic() > deadline:
             return [process, *children]
         time.sleep(0.05)  # polling the process table, with a deadline
 

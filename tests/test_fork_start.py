@@ -156,3 +156,32 @@ def test_exec_start_mode_and_a_bad_one(wf: Wfsched, work_dir: Path) -> None:
     result = wf.run("scheduler", "--once", check=False)
     assert result.returncode == 2
     assert "start_mode" in result.stderr and "Traceback" not in result.stderr
+
+
+def _spare(server: psutil.Process, workers: set[int]) -> psutil.Process | None:
+    """The fork server's child that runs no execution: the spare waiting for a request."""
+    spares = [c for c in server.children() if c.pid not in workers and _alive(c.pid)]
+    return spares[0] if len(spares) == 1 else None
+
+
+def test_a_spare_forked_ahead_runs_the_next_execution_and_may_die_harmlessly(
+        wf: Wfsched, work_dir: Path, daemon) -> None:
+    server = _fork_server(daemon)
+    spare = wait_until(lambda: _spare(server, set()), 30, "the fork server's spare")
+    # ready ahead of any request: its own process group and its own database connection
+    assert os.getpgid(spare.pid) == spare.pid
+    wait_until(lambda: any("wfsched.db" in f.path for f in spare.open_files()), 30,
+               "the spare's own connection to the database")
+    (first,) = wf.trigger("mark", dir=work_dir)
+    assert wf.wait_for_status(first, "completed").pid == spare.pid
+    # a spare that dies while it waits is replaced; the scheduler never hears of it
+    second_spare = wait_until(lambda: _spare(server, {spare.pid}), 30, "the next spare")
+    second_spare.kill()
+    wait_until(lambda: not _alive(second_spare.pid), 15, "the killed spare gone")
+    ids = wf.trigger("mark", count=3, dir=work_dir)
+    for execution_id in ids:
+        assert wf.wait_for_status(execution_id, "completed").exit_code == 0
+    assert daemon.poll() is None
+    used = {wf.execution(i).pid for i in [first, *ids]}
+    assert second_spare.pid not in used
+    wait_until(lambda: _spare(server, used), 30, "a spare again, after the killed one")

@@ -28,7 +28,6 @@ start mode died.
 from __future__ import annotations
 
 import gc
-import io
 import json
 import logging
 import os
@@ -36,9 +35,12 @@ import select
 import signal
 import sys
 import threading
-import traceback
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
+
+from wfsched_core.forkserver_child import run_child, run_spare
 
 if TYPE_CHECKING:
     from wfsched_core.cli.app import App
@@ -46,9 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The only command a forked child runs: the tail of ``python -m wfsched_core execute ID``.
-WORKER_MODULE_ARGS = ("-m", "wfsched_core", "execute")
-
+# Seconds of quiet after a request before the server forks the next spare.
+SPARE_REFILL_DELAY = 0.05
 
 # The settings a pre-built App was resolved from: a request whose environment differs in
 # any of them gets an App of its own, built in the child as an exec'd worker would.
@@ -145,7 +146,9 @@ class ForkServer:
         self.reply_fd = reply_fd
         self.wake_read, self.wake_write = os.pipe()
         self.buffer = b""
-        self.children: set[int] = set()
+        self.children: set[int] = set()  # the workers the scheduler knows of
+        self.spare: _Spare | None = None
+        self._refill_at = 0.0
 
     def send(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message) + "\n").encode()
@@ -164,8 +167,12 @@ class ForkServer:
         gc.collect()
         gc.freeze()
         self.reap()
+        self._fork_spare()
         while True:
-            readable, _, _ = select.select([self.request_fd, self.wake_read], [], [])
+            readable, _, _ = select.select([self.request_fd, self.wake_read], [], [],
+                                           self._until_refill())
+            if not readable:
+                self._fork_spare()
             if self.wake_read in readable:
                 try:
                     os.read(self.wake_read, 4096)
@@ -183,141 +190,91 @@ class ForkServer:
                         self.handle(json.loads(line))
 
     def handle(self, request: dict[str, Any]) -> None:
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            self.send({"id": request["id"], "error": f"fork failed: {exc.strerror or exc}"})
-            return
+        """Give ``request`` to the spare (or fork a child for it), then fork the next
+        spare once the scheduler has its answer."""
+        pid = self._assign_to_spare(request)
+        if pid is None:
+            try:
+                pid = self._fork(lambda fds: run_child(request, fds, self.warm))
+            except OSError as exc:
+                self.send({"id": request["id"],
+                           "error": f"fork failed: {exc.strerror or exc}"})
+                return
+        self.children.add(pid)
+        self.send({"id": request["id"], "pid": pid})
+        # the next spare once the server has been idle a moment: forking it now would
+        # take a core from the worker just started (and from the next request's)
+        self._refill_at = time.monotonic() + SPARE_REFILL_DELAY
+
+    def _until_refill(self) -> float | None:
+        """Seconds until the next spare is due (None: none is missing)."""
+        if self.spare is not None or self.warm is None:
+            return None
+        return max(0.0, self._refill_at - time.monotonic())
+
+    def _fork(self, become: Any) -> int:
+        """Fork a child that calls ``become(server_fds)`` and never returns."""
+        pid = os.fork()
         if pid == 0:
-            run_child(request, (self.request_fd, self.reply_fd, self.wake_read,
-                                self.wake_write), self.warm)
+            become(self._server_fds())
         try:
             os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
         except OSError:
             pass
-        self.children.add(pid)
-        self.send({"id": request["id"], "pid": pid})
+        return pid
+
+    def _server_fds(self) -> tuple[int, ...]:
+        fds = (self.request_fd, self.reply_fd, self.wake_read, self.wake_write)
+        return fds + ((self.spare.request_write,) if self.spare else ())
+
+    def _fork_spare(self) -> None:
+        if self.spare is not None or self.warm is None:
+            return
+        read_end, write_end = os.pipe()
+        try:
+            pid = self._fork(lambda fds: run_spare(read_end, fds, self.warm))
+        except OSError:  # no spare for now: the next request forks its own child
+            os.close(read_end)
+            os.close(write_end)
+            return
+        os.close(read_end)
+        self.spare = _Spare(pid, write_end)
+
+    def _assign_to_spare(self, request: dict[str, Any]) -> int | None:
+        """Hand ``request`` to the waiting spare; its PID, or None without a usable one."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        try:
+            os.write(spare.request_write, (json.dumps(request) + "\n").encode())
+        except OSError:  # it died: it is reaped (and not reported) like any spare
+            return None
+        finally:
+            os.close(spare.request_write)
+        return spare.pid
 
     def reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            self.children.discard(pid)
-            self.send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+            if self.spare is not None and pid == self.spare.pid:  # killed while waiting
+                os.close(self.spare.request_write)
+                self.spare = None
+            if pid in self.children:  # a spare never handed a request is not reported
+                self.children.discard(pid)
+                self.send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def run_child(request: dict[str, Any], server_fds: tuple[int, ...],
-              warm: WarmApp | None) -> NoReturn:
-    """In the forked child: become a fresh worker process and run the execution."""
-    code = 1
-    try:
-        os.setpgid(0, 0)
-        _reset_signals()
-        for fd in server_fds:
-            os.close(fd)
-        _redirect_output(request["log_path"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        if request.get("cwd"):
-            os.chdir(request["cwd"])
-        argv = list(request["argv"])
-        sys.argv = [argv[0], *argv[len(WORKER_MODULE_ARGS):]]
-        if warm is not None and not warm.fits(request["env"], request.get("workflow")):
-            warm = None
-        code = _run_worker(int(argv[-1]), warm)
-        # os._exit below skips what a fresh interpreter's exit does: run the exit handlers
-        # (notifiers wait there, within a bound, for deliveries still in flight)
-        import atexit
+@dataclass
+class _Spare:
+    """A child forked ahead of any request, waiting on its pipe for one."""
 
-        atexit._run_exitfuncs()
-    except BaseException:  # noqa: BLE001 - nothing may return into the server's loop
-        try:
-            traceback.print_exc()
-        except BaseException:  # noqa: BLE001
-            pass
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:  # noqa: BLE001
-                pass
-        os._exit(code)
-
-
-def _reset_signals() -> None:
-    """The dispositions a fresh interpreter starts with."""
-    signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-
-
-def _redirect_output(log_path: str) -> None:
-    """stdin from /dev/null, stdout and stderr appended to the execution's log file."""
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    null_fd = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null_fd, 0)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    # whatever else the server inherited or imported opened is not the worker's business
-    os.closerange(3, _max_fd())
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    # unbuffered, as PYTHONUNBUFFERED=1 makes an exec'd worker
-    sys.stdout = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False),  # noqa: SIM115
-                                  encoding="utf-8", errors="backslashreplace",
-                                  write_through=True)
-    sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False),  # noqa: SIM115
-                                  encoding="utf-8", errors="backslashreplace",
-                                  write_through=True)
-    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
-
-
-def _max_fd() -> int:
-    try:
-        return min(os.sysconf("SC_OPEN_MAX"), 65536)
-    except (ValueError, OSError):
-        return 4096
-
-
-def _run_worker(execution_id: int, warm: WarmApp | None) -> int:
-    """What ``wfsched execute ID`` does, with the warm App when it fits.
-
-    The store (engine and connections) is always built here, in the child.
-    """
-    from wfsched_core.cli.app import App
-    from wfsched_core.cli.main import _configure_logging
-    from wfsched_core.errors import WfschedError
-    from wfsched_core.worker import run_execution
-
-    _configure_logging(0)
-    app = warm.app if warm is not None else App()
-    try:
-        store = warm.store if warm is not None else None
-        if store is not None:
-            if not _pool_is_empty(store.engine.pool):  # never so after warm-up; be sure
-                store.engine.dispose(close=False)  # a pool of its own, whatever the parent had
-        else:
-            store = app.store
-        return run_execution(execution_id, store, app.hooks, app.settings)
-    except WfschedError as exc:
-        print(f"wfsched: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("wfsched: interrupted", file=sys.stderr)
-        return 130
-
-
-def _pool_is_empty(pool: Any) -> bool:
-    """True when a pool holds no connection at all (none inherited across the fork)."""
-    try:
-        return pool.checkedin() == 0 and pool.checkedout() == 0
-    except AttributeError:  # a pool class that cannot tell: replace it to be safe
-        return False
+    pid: int
+    request_write: int
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,7 +127,7 @@ class LocalSpawner:
 
     def _can_fork(self, request: SpawnRequest) -> bool:
         """Only the standard worker command, with the interpreter set-up the server has."""
-        from wfsched_core.forkserver import WORKER_MODULE_ARGS
+        from wfsched_core.forkserver_child import WORKER_MODULE_ARGS
 
         argv = request.argv
         if len(argv) != len(WORKER_MODULE_ARGS) + 2 or argv[0] != sys.executable \
