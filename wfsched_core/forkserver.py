@@ -95,8 +95,8 @@ def warm_up() -> tuple[str | None, WarmApp | None]:
     from wfsched_core.cli import main as cli_main
 
     cli_main._load_command_modules()
-    import sqlalchemy.orm  # noqa: F401 - the store's ORM: the bulk of a worker's start
-
+    # SQLAlchemy Core, not its ORM: a worker never loads the ORM (a workflow module that
+    # does is imported below, with the catalog), and a smaller server forks faster
     import wfsched_core.heartbeat  # noqa: F401
     import wfsched_core.store  # noqa: F401
     import wfsched_core.worker  # noqa: F401

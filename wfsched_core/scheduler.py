@@ -72,6 +72,7 @@ class Scheduler:
         self._factories = hooks.spawner_factories()
         self._row: SchedulerRow | None = None
         self._lock: Any = None
+        self._base_env: dict[str, str] | None = None  # os.environ, copied once for workers
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
 
@@ -272,7 +273,9 @@ class Scheduler:
         return execution.id, spawner.name, handle.data, handle.pid
 
     def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None) -> SpawnRequest:
-        env = dict(os.environ)
+        if self._base_env is None:  # copied once: reading os.environ decodes every entry
+            self._base_env = dict(os.environ)
+        env = dict(self._base_env)
         env.update({
             "WFSCHED_DATABASE_URL": self.settings.database_url,
             "WFSCHED_HOME": str(self.settings.home),

@@ -118,25 +118,11 @@ class ExecutionsMixin(StoreBase):
         if limit <= 0:
             return []
         now = now or utcnow()
-        query = (
-            select(executions)
-            .where(executions.c.status == PENDING, executions.c.claimed_by.is_(None),
-                   or_(executions.c.not_before.is_(None), executions.c.not_before <= now))
-            .order_by(executions.c.priority.desc(), executions.c.created_at, executions.c.id)
-            .limit(limit + _HOLD_MARGIN)
-        )
-        if queues is not None:
-            named = [q for q in queues if q is not None]
-            cond = executions.c.queue.in_(named) if named else None
-            if None in queues:
-                cond = executions.c.queue.is_(None) if cond is None \
-                    else or_(cond, executions.c.queue.is_(None))
-            query = query.where(cond)
-        if self.skip_locked:
-            query = query.with_for_update(skip_locked=True)
+        query = statements.claim_candidates(None if queues is None else tuple(queues),
+                                            self.skip_locked)
         claimed: list[Execution] = []
         with self._write() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query, {"b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
             active = self._lock_and_count_active(conn, {r.workflow for r in rows},
                                                  concurrency or {})
             for row in rows:
@@ -154,11 +140,8 @@ class ExecutionsMixin(StoreBase):
                         conn.execute(update(executions).where(executions.c.id == row.id)
                                      .values(wait_reason=reason[:500]))
                     continue
-                result = conn.execute(
-                    update(executions)
-                    .where(executions.c.id == row.id, executions.c.status == PENDING,
-                           executions.c.claimed_by.is_(None))
-                    .values(claimed_by=owner, claimed_at=now, wait_reason=None))
+                result = conn.execute(statements.CLAIM_ONE,
+                                      {"b_id": row.id, "b_owner": owner, "b_now": now})
                 if result.rowcount == 1:
                     active[row.workflow] = active.get(row.workflow, 0) + 1
                     claimed.append(replace(execution, claimed_by=owner, wait_reason=None))
@@ -430,10 +413,9 @@ class ExecutionsMixin(StoreBase):
             return [to_execution(r) for r in conn.execute(query)]
 
     def owned_executions(self, owner: str, statuses: Sequence[ExecutionStatus]) -> list[Execution]:
-        query = select(executions).where(executions.c.claimed_by == owner,
-                                         executions.c.status.in_([s.value for s in statuses]))
         with self._read() as conn:
-            return [to_execution(r) for r in conn.execute(query)]
+            return [to_execution(r) for r in conn.execute(statements.OWNED, {
+                "b_owner": owner, "b_statuses": [s.value for s in statuses]})]
 
     def running_executions(self, workflow: str | None = None) -> list[Execution]:
         query = select(executions).where(executions.c.status == RUNNING)
@@ -458,10 +440,8 @@ class ExecutionsMixin(StoreBase):
 
     def next_not_before(self, after: datetime) -> datetime | None:
         """The earliest future ``not_before`` of a pending execution (a retry's backoff)."""
-        query = select(func.min(executions.c.not_before)).where(
-            executions.c.status == PENDING, executions.c.not_before > after)
         with self._read() as conn:
-            return conn.execute(query).scalar()
+            return conn.execute(statements.NEXT_NOT_BEFORE, {"b_after": after}).scalar()
 
     def steps(self, execution_id: int) -> list[StepRecord]:
         query = (select(steps_table).where(steps_table.c.execution_id == execution_id)

@@ -8,7 +8,10 @@ key, so a worker forked from the warm fork server finds both ready.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, or_, select, update
 
 from wfsched_core.db.schema import workflow_dependencies, workflows
 from wfsched_core.db.schema import workflow_execution_steps as steps
@@ -72,3 +75,42 @@ DEPENDENTS = select(workflow_dependencies.c.downstream).where(
 #: a workflow's last run: ``b_name, b_when, b_status``
 TOUCH_WORKFLOW = update(workflows).where(workflows.c.name == bindparam("b_name")).values(
     last_executed=bindparam("b_when"), last_status=bindparam("b_status"))
+
+#: the earliest future ``not_before`` of a pending execution: ``b_after``
+NEXT_NOT_BEFORE = select(func.min(executions.c.not_before)).where(
+    executions.c.status == _PENDING, executions.c.not_before > bindparam("b_after"))
+
+#: the executions a scheduler owns in some statuses: ``b_owner, b_statuses`` (a list)
+OWNED = select(executions).where(
+    executions.c.claimed_by == bindparam("b_owner"),
+    executions.c.status.in_(bindparam("b_statuses", expanding=True)))
+
+#: one candidate taken by a claim (compare-and-set): ``b_id, b_owner, b_now``
+CLAIM_ONE = update(executions).where(
+    executions.c.id == bindparam("b_id"), executions.c.status == _PENDING,
+    executions.c.claimed_by.is_(None),
+).values(claimed_by=bindparam("b_owner"), claimed_at=bindparam("b_now"), wait_reason=None)
+
+
+@lru_cache(maxsize=32)
+def claim_candidates(queues: tuple[str | None, ...] | None, skip_locked: bool) -> Select[Any]:
+    """The pending executions a claim may take, best first: ``b_now, b_limit``; one
+    statement per set of queues (None: every queue) and locking mode."""
+    query = (
+        select(executions)
+        .where(executions.c.status == _PENDING, executions.c.claimed_by.is_(None),
+               or_(executions.c.not_before.is_(None),
+                   executions.c.not_before <= bindparam("b_now")))
+        .order_by(executions.c.priority.desc(), executions.c.created_at, executions.c.id)
+        .limit(bindparam("b_limit"))
+    )
+    if queues is not None:
+        named = [q for q in queues if q is not None]
+        cond = executions.c.queue.in_(named) if named else None
+        if None in queues:
+            cond = executions.c.queue.is_(None) if cond is None \
+                else or_(cond, executions.c.queue.is_(None))
+        query = query.where(cond)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return query
