@@ -185,3 +185,26 @@ def test_a_spare_forked_ahead_runs_the_next_execution_and_may_die_harmlessly(
     used = {wf.execution(i).pid for i in [first, *ids]}
     assert second_spare.pid not in used
     wait_until(lambda: _spare(server, used), 30, "a spare again, after the killed one")
+
+
+def test_fork_spares_is_configurable_and_checked(wf: Wfsched, work_dir: Path) -> None:
+    wf.write_config('start_mode = "fork"\nfork_spares = 3\n')
+    scheduler = wf.popen("scheduler", "--max-concurrent", "3")
+    try:
+        server = _fork_server(scheduler)
+        wait_until(lambda: len([c for c in server.children() if _alive(c.pid)]) == 3, 30,
+                   "three spares")
+        ids = wf.trigger("mark", count=4, dir=work_dir)
+        for execution_id in ids:
+            wf.wait_for_status(execution_id, "completed")
+    finally:
+        servers = _fork_servers(scheduler.pid)
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        scheduler.wait(10)
+        for child in servers:  # its spares end with it
+            child.kill()
+    for bad in ("-1", "100", '"two"'):
+        wf.write_config(f'start_mode = "fork"\nfork_spares = {bad}\n')
+        result = wf.run("scheduler", "--once", check=False)
+        assert result.returncode == 2, (bad, result.stderr)
+        assert "fork_spares" in result.stderr and "Traceback" not in result.stderr

@@ -32,6 +32,7 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "kill_grace": 5.0,
     "notify_budget": 5.0,
     "start_mode": "exec",  # local spawner: "exec" (fresh interpreter) or "fork" (warm parent)
+    "fork_spares": 1,  # fork start mode: workers forked ahead, each with its own connection
     "retention": "",  # e.g. "30d": the scheduler prunes older finished executions daily
 }
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wfsched_core.builtin.local_spawner import MAX_SPARES
 from wfsched_core.forkserver_child import run_child, run_spare
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Seconds of quiet after a request before the server forks the next spare.
+# Seconds of quiet after a request before the server forks the next spares.
 SPARE_REFILL_DELAY = 0.05
 
 # The settings a pre-built App was resolved from: a request whose environment differs in
@@ -147,7 +148,8 @@ class ForkServer:
         self.wake_read, self.wake_write = os.pipe()
         self.buffer = b""
         self.children: set[int] = set()  # the workers the scheduler knows of
-        self.spare: _Spare | None = None
+        self.spares: list[_Spare] = []  # children forked ahead, waiting for a request
+        self.spare_count = _spare_count(warm)
         self._refill_at = 0.0
 
     def send(self, message: dict[str, Any]) -> None:
@@ -167,12 +169,12 @@ class ForkServer:
         gc.collect()
         gc.freeze()
         self.reap()
-        self._fork_spare()
+        self._fork_spares()
         while True:
             readable, _, _ = select.select([self.request_fd, self.wake_read], [], [],
                                            self._until_refill())
             if not readable:
-                self._fork_spare()
+                self._fork_spares()
             if self.wake_read in readable:
                 try:
                     os.read(self.wake_read, 4096)
@@ -190,8 +192,8 @@ class ForkServer:
                         self.handle(json.loads(line))
 
     def handle(self, request: dict[str, Any]) -> None:
-        """Give ``request`` to the spare (or fork a child for it), then fork the next
-        spare once the scheduler has its answer."""
+        """Give ``request`` to a spare (or fork a child for it); spares are refilled once
+        the server has been quiet a moment."""
         pid = self._assign_to_spare(request)
         if pid is None:
             try:
@@ -202,13 +204,13 @@ class ForkServer:
                 return
         self.children.add(pid)
         self.send({"id": request["id"], "pid": pid})
-        # the next spare once the server has been idle a moment: forking it now would
+        # the next spares once the server has been idle a moment: forking them now would
         # take a core from the worker just started (and from the next request's)
         self._refill_at = time.monotonic() + SPARE_REFILL_DELAY
 
     def _until_refill(self) -> float | None:
-        """Seconds until the next spare is due (None: none is missing)."""
-        if self.spare is not None or self.warm is None:
+        """Seconds until the spares are due to be refilled (None: none is missing)."""
+        if len(self.spares) >= self.spare_count:
             return None
         return max(0.0, self._refill_at - time.monotonic())
 
@@ -225,26 +227,25 @@ class ForkServer:
 
     def _server_fds(self) -> tuple[int, ...]:
         fds = (self.request_fd, self.reply_fd, self.wake_read, self.wake_write)
-        return fds + ((self.spare.request_write,) if self.spare else ())
+        return fds + tuple(spare.request_write for spare in self.spares)
 
-    def _fork_spare(self) -> None:
-        if self.spare is not None or self.warm is None:
-            return
-        read_end, write_end = os.pipe()
-        try:
-            pid = self._fork(lambda fds: run_spare(read_end, fds, self.warm))
-        except OSError:  # no spare for now: the next request forks its own child
+    def _fork_spares(self) -> None:
+        while len(self.spares) < self.spare_count:
+            read_end, write_end = os.pipe()
+            try:
+                pid = self._fork(lambda fds, r=read_end: run_spare(r, fds, self.warm))
+            except OSError:  # none for now: the next request forks its own child
+                os.close(read_end)
+                os.close(write_end)
+                return
             os.close(read_end)
-            os.close(write_end)
-            return
-        os.close(read_end)
-        self.spare = _Spare(pid, write_end)
+            self.spares.append(_Spare(pid, write_end))
 
     def _assign_to_spare(self, request: dict[str, Any]) -> int | None:
-        """Hand ``request`` to the waiting spare; its PID, or None without a usable one."""
-        spare, self.spare = self.spare, None
-        if spare is None:
+        """Hand ``request`` to a waiting spare; its PID, or None without a usable one."""
+        if not self.spares:
             return None
+        spare = self.spares.pop(0)  # the oldest: its connection is the most settled
         try:
             os.write(spare.request_write, (json.dumps(request) + "\n").encode())
         except OSError:  # it died: it is reaped (and not reported) like any spare
@@ -261,12 +262,22 @@ class ForkServer:
                 return
             if pid == 0:
                 return
-            if self.spare is not None and pid == self.spare.pid:  # killed while waiting
-                os.close(self.spare.request_write)
-                self.spare = None
+            for spare in [s for s in self.spares if s.pid == pid]:  # killed while waiting
+                os.close(spare.request_write)
+                self.spares.remove(spare)
             if pid in self.children:  # a spare never handed a request is not reported
                 self.children.discard(pid)
                 self.send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _spare_count(warm: WarmApp | None) -> int:
+    """``[scheduler] fork_spares`` (validated by the local spawner), none without a warm App."""
+    if warm is None:
+        return 0
+    try:
+        return max(0, min(MAX_SPARES, int(warm.app.settings.scheduler_option("fork_spares"))))
+    except (TypeError, ValueError):
+        return 1
 
 
 @dataclass

@@ -9,7 +9,10 @@ interpreter per worker; ``fork`` forks each worker from a warm fork server
 (``wfsched_core/forkserver.py``) that has already imported the core, SQLAlchemy and the
 workflow packages. Fork mode falls back to exec where fork is unsafe (macOS, Windows) and
 for any worker it cannot serve (the server failed to warm up, a worker command or
-PYTHONPATH it was not started with). See docs/performance.md for what each costs.
+PYTHONPATH it was not started with). In fork mode the server keeps ``[scheduler]
+fork_spares`` (default 1) workers forked ahead, each with its own database connection,
+which take the next requests without waiting for a fork. See docs/performance.md for what
+each costs.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 START_MODES = ("fork", "exec")
+# The most spares ``[scheduler] fork_spares`` may ask the fork server to keep.
+MAX_SPARES = 32
 
 
 def fork_is_safe_here() -> bool:
@@ -60,6 +65,11 @@ class LocalSpawner:
         if mode not in START_MODES:
             raise ConfigError(f"[scheduler] start_mode must be one of {', '.join(START_MODES)}"
                               f", not {mode!r}")
+        spares = settings.scheduler_option("fork_spares")
+        if isinstance(spares, bool) or not isinstance(spares, int) \
+                or not 0 <= spares <= MAX_SPARES:
+            raise ConfigError(f"[scheduler] fork_spares must be a whole number from 0 to "
+                              f"{MAX_SPARES}, not {spares!r}")
         self.start_mode = mode if fork_is_safe_here() else "exec"
         self._fork_server: ForkServerClient | None = None
         self._fork_lock = threading.Lock()
