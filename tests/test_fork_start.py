@@ -208,3 +208,17 @@ def test_fork_spares_is_configurable_and_checked(wf: Wfsched, work_dir: Path) ->
         result = wf.run("scheduler", "--once", check=False)
         assert result.returncode == 2, (bad, result.stderr)
         assert "fork_spares" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_forked_worker_takes_exactly_the_requests_environment() -> None:
+    from wfsched_core.forkserver_child import _take_environment
+
+    saved = dict(os.environ)
+    try:
+        os.environ["WFSCHED_TEST_LEFT_OVER"] = "from the server"
+        wanted = {**saved, "WFSCHED_TEST_NEW": "from the request", "PATH": "/request/bin"}
+        _take_environment(wanted)
+        assert dict(os.environ) == wanted
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -120,8 +120,7 @@ def _read_request(fd: int) -> dict[str, Any] | None:
 def _become_worker(request: dict[str, Any], warm: WarmApp | None,
                    closed_others: bool) -> int:
     _redirect_output(request["log_path"], close_others=not closed_others)
-    os.environ.clear()
-    os.environ.update(request["env"])
+    _take_environment(request["env"])
     if request.get("cwd"):
         os.chdir(request["cwd"])
     argv = list(request["argv"])
@@ -129,6 +128,16 @@ def _become_worker(request: dict[str, Any], warm: WarmApp | None,
     if warm is not None and not warm.fits(request["env"], request.get("workflow")):
         warm = None
     return _run_worker(int(argv[-1]), warm)
+
+
+def _take_environment(env: dict[str, str]) -> None:
+    """Make ``os.environ`` exactly ``env``, changing only what differs: the request's
+    environment is mostly the server's own, and each change is a ``putenv``."""
+    for key in [key for key in os.environ if key not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _reset_signals() -> None:
