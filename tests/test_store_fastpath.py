@@ -137,3 +137,15 @@ def test_combined_writes_keep_every_steps_record(store: SqlStore) -> None:
     assert [(s.name, s.status, s.error) for s in steps] == [
         ("extract", StepStatus.COMPLETED, None), ("load", StepStatus.FAILED, "boom")]
     assert store.get_execution(execution.id).error == "timed out"
+
+
+def test_something_else_at_the_wake_path_is_left_alone(store: SqlStore) -> None:
+    import threading
+
+    from wfsched_core.db.sqlite_local import FifoListener
+
+    assert store.wake_fifo
+    Path(store.wake_fifo).write_text("not a FIFO\n")
+    store.enqueue("report")  # a commit that would poke the scheduler
+    assert Path(store.wake_fifo).read_text() == "not a FIFO\n"
+    assert FifoListener(store.wake_fifo, threading.Event()).start() is False

@@ -22,47 +22,71 @@ import errno
 import logging
 import os
 import select
+import stat
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+fcntl: Any
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
 
 class WriterGate:
-    """An inter-process (``flock``) and inter-thread (``RLock``) queue for writers."""
+    """An inter-process (``flock``) and inter-thread (``RLock``) queue for writers.
+
+    The lock file is opened once per process, lazily: a forked child must not use the
+    parent's open file (a ``flock`` belongs to the open file, not to the process, so
+    sharing it would let parent and child in together); ``os.register_at_fork`` resets
+    the gate in the child before any other thread of it exists.
+    """
 
     def __init__(self, database_path: str) -> None:
         self.path = database_path + ".write.lock"
-        self._pid = -1
-        self._fd = -1
+        self._forget()
+        gate = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forget_in_child(gate))
+
+    @staticmethod
+    def available() -> bool:
+        """Whether this platform has ``flock`` (not Windows: there SQLite's busy handler
+        alone serialises writers)."""
+        return fcntl is not None
+
+    def _forget(self) -> None:
         self._local = threading.RLock()
+        self._fd = -1
+        self._opened = False
         self._depth = 0
 
     def _file(self) -> int:
-        """The lock file, opened once per process: a forked child must not share the
-        parent's open file (a ``flock`` belongs to the open file, not the process)."""
-        if self._pid != os.getpid():
-            self._pid, self._local, self._depth = os.getpid(), threading.RLock(), 0
+        """The lock file (opened on first use, under ``_local``); -1 where it cannot be."""
+        if not self._opened:
+            self._opened = True
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as exc:  # a read-only directory: SQLite's busy handler only
                 log.debug("no SQLite writer gate at %s: %s", self.path, exc)
-                self._fd = -1
         return self._fd
 
     def close(self) -> None:
         """Close the lock file (it is opened again on the next use)."""
-        if self._pid == os.getpid() and self._fd >= 0:
-            os.close(self._fd)
-        self._pid, self._fd = -1, -1
+        with self._local:
+            if self._fd >= 0:
+                os.close(self._fd)
+            self._fd, self._opened = -1, False
 
     @contextmanager
     def hold(self) -> Iterator[None]:
-        import fcntl
-
-        fd = self._file()
+        assert fcntl is not None  # StoreBase builds a gate only where flock exists
         with self._local:
+            fd = self._file()
             self._depth += 1
             try:
                 if fd >= 0 and self._depth == 1:
@@ -76,6 +100,18 @@ class WriterGate:
                 self._depth -= 1
 
 
+def _forget_in_child(gate: weakref.ref[WriterGate]) -> None:
+    """After a fork, in the child: the parent's lock file and lock state are not ours."""
+    live = gate()
+    if live is not None:
+        if live._fd >= 0:
+            try:
+                os.close(live._fd)  # our copy only: the parent's lock, if held, stays
+            except OSError:
+                pass
+        live._forget()
+
+
 def sqlite_database_path(url_database: str | None) -> str | None:
     """The file of a SQLite URL, or None for an in-memory database."""
     if not url_database or url_database == ":memory:" or url_database.startswith("file:"):
@@ -87,6 +123,10 @@ def wake_path(database_path: str) -> str:
     return database_path + ".wake"
 
 
+def fifos_available() -> bool:
+    return hasattr(os, "mkfifo") and hasattr(os, "O_NONBLOCK")
+
+
 def poke(path: str) -> None:
     """Wake the scheduler reading the FIFO at ``path``, if one does; never blocks."""
     try:
@@ -94,6 +134,8 @@ def poke(path: str) -> None:
     except OSError:  # ENXIO: no reader; ENOENT: no scheduler ever ran here
         return
     try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return  # something else at that path: never write into it
         os.write(fd, b"!")
     except OSError as exc:
         if exc.errno != errno.EAGAIN:  # full: a wake-up is pending anyway
@@ -122,6 +164,10 @@ class FifoListener:
                 pass
             # read-write: the FIFO never reports end-of-file when a writer closes it
             self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+            if not stat.S_ISFIFO(os.fstat(self._fd).st_mode):
+                os.close(self._fd)
+                self._fd = -1
+                raise OSError(f"{self.path} exists and is not a FIFO")
         except (OSError, AttributeError) as exc:  # no FIFOs here: the poll interval does
             log.info("no wake-up FIFO at %s (%s); new work is found by polling", self.path,
                      exc)

@@ -13,7 +13,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from wfsched_core.db.engine import make_engine, mask_url
 from wfsched_core.db.schema import SCHEMA_REVISION
-from wfsched_core.db.sqlite_local import WriterGate, poke, sqlite_database_path, wake_path
+from wfsched_core.db.sqlite_local import (
+    WriterGate,
+    fifos_available,
+    poke,
+    sqlite_database_path,
+    wake_path,
+)
 from wfsched_core.errors import DatabaseError, SchemaOutOfDateError
 from wfsched_core.store.rows import first_line, is_connect_error
 
@@ -39,8 +45,10 @@ class StoreBase:
         #: SQLite on a file: writers queue on a lock file, new work pokes a FIFO
         self.sqlite_path = (sqlite_database_path(self.engine.url.database)
                             if self.dialect == "sqlite" else None)
-        self._gate = WriterGate(self.sqlite_path) if self.sqlite_path else None
-        self.wake_fifo = wake_path(self.sqlite_path) if self.sqlite_path else None
+        self._gate = WriterGate(self.sqlite_path) \
+            if self.sqlite_path and WriterGate.available() else None
+        self.wake_fifo = wake_path(self.sqlite_path) \
+            if self.sqlite_path and fifos_available() else None
         self._rehearsing: Connection | None = None
 
     def describe(self) -> str:
