@@ -111,7 +111,7 @@ class BenchHome:
         try:
             with engine.connect() as connection:
                 rows = connection.execute(sqlalchemy.text(
-                    "SELECT id, status, created_at, claimed_at, started_at, finished_at "
+                    "SELECT id, status, pid, created_at, claimed_at, started_at, finished_at "
                     "FROM workflow_executions ORDER BY id")).mappings().all()
         finally:
             engine.dispose()

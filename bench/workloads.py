@@ -180,14 +180,16 @@ def w4_idle(seconds: float, mode: str) -> dict[str, Any]:
         try:
             stamps = bench.home / "stamps"
             stamps.mkdir()
-            _stamp(bench, stamps)  # up, warm, and idle from here on
+            _, _, warm_up = _stamp(bench, stamps)  # up, warm, and idle from here on
+            worker = _execution_pid(bench, warm_up)
             process = psutil.Process(scheduler.pid)
-            family = _settled_family(process, 2 if mode == "fork" else 0)
+            # fork mode keeps two: the fork server and its spare
+            family = _settled_family(process, 2 if mode == "fork" else 0, worker)
             before = {p.pid: _cpu_of(p) for p in family}
             time.sleep(seconds)  # the measurement itself: an idle interval
             after = {p.pid: _cpu_of(p) for p in family}
             rss = process.memory_info().rss
-            server_rss = sum(p.memory_info().rss for p in family[1:])
+            server_rss = sum(_rss_of(p) for p in family[1:])
         finally:
             _stop(scheduler)
             reap_orphans()
@@ -198,15 +200,36 @@ def w4_idle(seconds: float, mode: str) -> dict[str, Any]:
             "processes": len(family)}
 
 
-def _settled_family(process: Any, long_lived: int) -> list[Any]:
+def _execution_pid(bench: BenchHome, execution_id: int) -> int | None:
+    def finished() -> dict[str, Any] | None:
+        row = next(r for r in bench.executions() if r["id"] == execution_id)
+        return row if row["status"] == "completed" else None
+
+    deadline = time.monotonic() + 30
+    while (row := finished()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the database, with a deadline
+    return row["pid"] if row else None
+
+
+def _settled_family(process: Any, long_lived: int, worker: int | None) -> list[Any]:
     """The scheduler and its ``long_lived`` descendants (the fork server and its spare),
-    once the warm-up's worker has gone."""
+    once the warm-up's ``worker`` has gone and the spare is in place."""
     deadline = time.monotonic() + 30
     while True:
         children = process.children(recursive=True)
-        if len(children) <= long_lived or time.monotonic() > deadline:
+        settled = len(children) == long_lived and all(c.pid != worker for c in children)
+        if settled or time.monotonic() > deadline:
             return [process, *children]
         time.sleep(0.05)  # polling the process table, with a deadline
+
+
+def _rss_of(process: Any) -> int:
+    import psutil
+
+    try:
+        return process.memory_info().rss
+    except psutil.NoSuchProcess:
+        return 0
 
 
 def _cpu_of(process: Any) -> float | None:
