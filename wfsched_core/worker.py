@@ -54,9 +54,9 @@ def run_execution(execution_id: int, store: SqlStore, hooks: PluginHooks,
                   settings: Settings) -> int:
     """Run one execution to its end; return the process exit code (0 completed, else 1).
 
-    Three writes for a one-step workflow: ``running`` with the first step's start, then
-    each step's end with the next one's start, then the last step's end with the final
-    status (each pair in one transaction).
+    Two writes for a one-step workflow, one more per further step: ``running`` with the
+    first step's start, each step's end with the next one's start, and the last step's
+    end with the final status (each pair in one transaction).
     """
     host, pid = hostname(), os.getpid()
     execution, first = store.start_running(
