@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # Seconds of quiet after a request before the server forks the next spares.
 SPARE_REFILL_DELAY = 0.05
+# Seconds before trying again when forking a spare failed.
+SPARE_RETRY_DELAY = 5.0
 
 # The settings a pre-built App was resolved from: a request whose environment differs in
 # any of them gets an App of its own, built in the child as an exec'd worker would.
@@ -234,9 +236,10 @@ class ForkServer:
             read_end, write_end = os.pipe()
             try:
                 pid = self._fork(lambda fds, r=read_end: run_spare(r, fds, self.warm))
-            except OSError:  # none for now: the next request forks its own child
+            except OSError:  # none for now (a process limit?): try again in a while
                 os.close(read_end)
                 os.close(write_end)
+                self._refill_at = time.monotonic() + SPARE_RETRY_DELAY
                 return
             os.close(read_end)
             self.spares.append(_Spare(pid, write_end))
