@@ -124,7 +124,9 @@ def test_three_schedulers_run_300_executions_once_each_within_their_limits(
         cluster.start(name, "--max-concurrent", str(limit))
     registry = cluster.ids()
     rows = _wait_all_final(wf, 300, timeout=420)
-    assert Counter(e.status.value for e in rows) == {"completed": 300}
+    assert Counter(e.status.value for e in rows) == {"completed": 300}, \
+        [(e.id, e.status.value, e.error, e.error_detail) for e in rows
+         if e.status.value != "completed"]
     _ran_once_each(wf, work_dir, "ran", ids)
 
     by_owner: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -251,3 +253,28 @@ def test_a_dependent_workflow_is_queued_on_its_own_queue(
     assert wf.execution(upstream).claimed_by == owners["default"]
     assert (dependent.status.value, dependent.queue, dependent.claimed_by) == \
         ("completed", "reports", owners["reports"])
+
+
+@pytest.mark.parametrize("db_kind", SERVERS)
+def test_a_scheduler_never_ends_an_execution_another_took_over(
+        db_kind: str, wf: Wfsched, work_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        testworkflows_path: Path) -> None:
+    from inprocess import make_scheduler, stop, tick_until
+
+    (execution_id,) = wf.trigger("hang", dir=work_dir)
+    scheduler = make_scheduler(monkeypatch, wf.home, wf.database_url, testworkflows_path)
+    try:
+        tick_until(scheduler, lambda: wf.execution(execution_id).status.value == "running",
+                   30, "the worker running")
+        # another scheduler took it over meanwhile (as after a heartbeat it missed)
+        with wf.store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE workflow_executions SET claimed_by = 'other' "
+                                 f"WHERE id = {int(execution_id)}")
+        os.kill(wf.execution(execution_id).pid, signal.SIGKILL)
+        tick_until(scheduler, lambda: execution_id not in scheduler.tracked, 30,
+                   "the scheduler to notice its worker's exit")
+        execution = wf.execution(execution_id)
+        assert (execution.status.value, execution.claimed_by) == ("running", "other")
+        assert execution.error is None  # the owner decides, not the old scheduler
+    finally:
+        stop(scheduler)

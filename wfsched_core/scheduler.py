@@ -262,7 +262,7 @@ class Scheduler:
         except WfschedError as exc:
             log.error("cannot start execution %s: %s", execution.id, exc)
             self._fail(execution, spec, f"could not start its worker: {exc}",
-                       expected=(ExecutionStatus.PENDING,))
+                       expected=(ExecutionStatus.PENDING,), owner=self.id)
             return None
         # tracked before anything else can fail: a started worker is never forgotten
         self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
@@ -316,7 +316,7 @@ class Scheduler:
             execution = self._fail(
                 execution, tracked.spec, f"worker {what} without recording a final status",
                 exit_code=state.exit_code,
-                expected=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING),
+                expected=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING), owner=self.id,
             ) or self.store.get_execution(execution.id)
         self._untrack(execution)
 
@@ -365,11 +365,13 @@ class Scheduler:
                       *, timed_out: bool = False) -> None:
         """Record the outcome first (so the worker cannot record another), then stop it."""
         if status is ExecutionStatus.CANCELLED:
-            finished = self.store.finish_execution(tracked.execution.id, status, error=reason)
+            finished = self.store.finish_execution(tracked.execution.id, status, error=reason,
+                                                   owner=self.id)
             if finished is not None:
                 self.hooks.execution_cancelled(finished.execution)
         else:
-            self._fail(tracked.execution, tracked.spec, reason, timed_out=timed_out)
+            self._fail(tracked.execution, tracked.spec, reason, timed_out=timed_out,
+                       owner=self.id)
         self._stop_worker(tracked)
 
     def _stop_worker(self, tracked: Tracked) -> threading.Thread | None:
@@ -385,12 +387,16 @@ class Scheduler:
     def _fail(self, execution: Execution, spec: WorkflowSpec | None, reason: str, *,
               exit_code: int | None = None, timed_out: bool = False,
               expected: tuple[ExecutionStatus, ...] = (ExecutionStatus.RUNNING,),
-              ) -> Execution | None:
-        """Compare-and-set to ``failed`` with ``reason``; queue a retry; fire the events."""
+              owner: str | None = None) -> Execution | None:
+        """Compare-and-set to ``failed`` with ``reason``; queue a retry; fire the events.
+
+        With ``owner`` (this scheduler, for the workers it runs) only while it still owns
+        the execution: another scheduler may have taken it over meanwhile.
+        """
         retry_at = next_attempt_at(spec, execution.attempt)
         finished = self.store.finish_execution(
             execution.id, ExecutionStatus.FAILED, expected=expected, exit_code=exit_code,
-            error=reason, retry_at=retry_at)
+            error=reason, retry_at=retry_at, owner=owner)
         if finished is None:
             return None
         will_retry = finished.retry is not None
@@ -479,7 +485,8 @@ class Scheduler:
             try:
                 # pending too: a worker still starting has not marked itself running yet
                 self._fail(tracked.execution, tracked.spec, "scheduler stopped",
-                           expected=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING))
+                           expected=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING),
+                           owner=self.id)
             except _DATABASE_DOWN as exc:
                 # stop it all the same: a stop must not depend on the database; the row is
                 # recorded by the worker itself, or failed by the next scheduler's recovery

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 ENV_OWNER = "WFSCHED_OWNER"
 # How long a finished worker keeps trying to record its final status through an outage.
 FINAL_STATUS_PATIENCE = 600.0
+# How long a worker keeps trying to mark its execution running: its scheduler waits.
+START_PATIENCE = 60.0
 
 
 class WorkerStopped(BaseException):
@@ -59,11 +61,14 @@ def run_execution(execution_id: int, store: SqlStore, hooks: PluginHooks,
     end with the final status (each pair in one transaction).
     """
     host, pid = hostname(), os.getpid()
-    execution, first = store.start_running(
-        execution_id, os.environ.get(ENV_OWNER) or None, pid=pid, host=host,
-        manual_owner=f"manual-{host}-{pid}",
-        first_step=lambda workflow: _first_step_name(hooks, workflow),
-    )
+    # a compare-and-set: retried through a deadlock or a short outage, it can still only
+    # succeed once (a retry after an unseen commit finds it running, and refuses)
+    execution, first = with_database_retry(
+        lambda: store.start_running(
+            execution_id, os.environ.get(ENV_OWNER) or None, pid=pid, host=host,
+            manual_owner=f"manual-{host}-{pid}",
+            first_step=lambda workflow: _first_step_name(hooks, workflow)),
+        f"start execution {execution_id}", give_up_after=START_PATIENCE)
     _install_stop_handlers()
     path = log_path(settings.logs_dir, execution_id)
     interval = float(settings.scheduler_option("heartbeat_interval"))
