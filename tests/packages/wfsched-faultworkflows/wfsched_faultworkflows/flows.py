@@ -2,24 +2,13 @@
 ``params["dir"]`` when it starts (``ran``), so that a test can count from outside how many
 processes ran an execution: more than one process for one execution id is a double run."""
 
-import json
-import os
 import time
 from pathlib import Path
 
+# the test workflows are always installed beside these (tests/faults/conftest.py)
+from wfsched_testworkflows.flows import write_record as _record
+
 from wfsched_core import Workflow, step
-
-
-def _record(ctx, kind, **data):
-    directory = ctx.params.get("dir")
-    if not directory:
-        return
-    path = Path(directory) / f"{kind}-{ctx.execution_id}-{ctx.attempt}-{os.getpid()}.json"
-    # written aside and renamed: a reader never sees a half-written record
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(dict(data, execution_id=ctx.execution_id,
-                                       attempt=ctx.attempt, pid=os.getpid())))
-    os.replace(partial, path)
 
 
 class Segfault(Workflow):

@@ -12,7 +12,9 @@ from pathlib import Path
 from wfsched_core import Workflow, step
 
 
-def _record(ctx, kind, **data):
+def write_record(ctx, kind, **data):
+    """Write ``<kind>-<id>-<attempt>-<pid>.json`` under ``params["dir"]`` (the format
+    ``helpers.Wfsched.records`` reads; the fault workflows write theirs with it too)."""
     directory = ctx.params.get("dir")
     if not directory:
         return
@@ -38,7 +40,7 @@ class Mark(Workflow):
 
     @step
     def mark(self, ctx):
-        _record(ctx, "ran", host=os.uname().nodename)
+        write_record(ctx, "ran", host=os.uname().nodename)
         time.sleep(float(ctx.params.get("seconds", 0)))
 
 
@@ -49,7 +51,7 @@ class RecordInterval(Workflow):
     def run(self, ctx):
         start = time.time()
         time.sleep(float(ctx.params.get("seconds", 1)))
-        _record(ctx, "interval", start=start, end=time.time())
+        write_record(ctx, "interval", start=start, end=time.time())
 
 
 class Crash(Workflow):
@@ -59,7 +61,7 @@ class Crash(Workflow):
 
     @step
     def die(self, ctx):
-        _record(ctx, "ran")
+        write_record(ctx, "ran")
         how = ctx.params.get("how", "sigkill")
         if how == "exit":
             os._exit(int(ctx.params.get("code", 3)))
@@ -71,7 +73,7 @@ class Hang(Workflow):
 
     @step
     def hang(self, ctx):
-        _record(ctx, "started")
+        write_record(ctx, "started")
         time.sleep(float(ctx.params.get("seconds", 300)))
 
 
@@ -81,7 +83,7 @@ class WithChild(Workflow):
     @step
     def spawn(self, ctx):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-        _record(ctx, "child", child_pid=child.pid)
+        write_record(ctx, "child", child_pid=child.pid)
         time.sleep(float(ctx.params.get("seconds", 300)))
 
 
@@ -94,7 +96,7 @@ class FailThenPass(Workflow):
 
     @step
     def attempt(self, ctx):
-        _record(ctx, "attempt", time=time.time())
+        write_record(ctx, "attempt", time=time.time())
         if ctx.attempt < int(ctx.params.get("succeed_on", 3)):
             raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
 
