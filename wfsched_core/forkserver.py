@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.builtin.local_spawner import MAX_SPARES
+from wfsched_core.builtin.local_spawner import fork_spares
+from wfsched_core.errors import ConfigError
 from wfsched_core.forkserver_child import run_child, run_spare
 
 if TYPE_CHECKING:
@@ -274,13 +275,14 @@ class ForkServer:
 
 
 def _spare_count(warm: WarmApp | None) -> int:
-    """``[scheduler] fork_spares`` (validated by the local spawner), none without a warm App."""
+    """``[scheduler] fork_spares``; none without a warm App (or with a bad setting, which
+    the scheduler's spawner has reported already)."""
     if warm is None:
         return 0
     try:
-        return max(0, min(MAX_SPARES, int(warm.app.settings.scheduler_option("fork_spares"))))
-    except (TypeError, ValueError):
-        return 1
+        return fork_spares(warm.app.settings)
+    except ConfigError:
+        return 0
 
 
 @dataclass

@@ -168,7 +168,8 @@ class PluginHooks:
             self._call_guarded(impl, kwargs)
 
     def _call_guarded(self, impl: Any, kwargs: dict[str, Any]) -> Any:
-        """Call one hook implementation in a thread; log errors and overruns, never raise."""
+        """Call one hook implementation (a plugin's in the helper thread, with the budget);
+        log errors and overruns, never raise."""
         args = [kwargs[name] for name in impl.argnames]
         name = f"{impl.plugin_name}:{impl.function.__name__}"
         if impl.function.__module__.startswith(_BUILTIN_PREFIX):

@@ -52,6 +52,15 @@ def fork_is_safe_here() -> bool:
     return hasattr(os, "fork") and sys.platform not in ("darwin", "win32", "cygwin")
 
 
+def fork_spares(settings: Settings) -> int:
+    """``[scheduler] fork_spares``: how many workers the fork server keeps forked ahead."""
+    spares = settings.scheduler_option("fork_spares")
+    if isinstance(spares, bool) or not isinstance(spares, int) or not 0 <= spares <= MAX_SPARES:
+        raise ConfigError(f"[scheduler] fork_spares must be a whole number from 0 to "
+                          f"{MAX_SPARES}, not {spares!r}")
+    return spares
+
+
 class LocalSpawner:
     """Start ``wfsched execute ID`` as a child process from an argv list (no shell)."""
 
@@ -65,11 +74,7 @@ class LocalSpawner:
         if mode not in START_MODES:
             raise ConfigError(f"[scheduler] start_mode must be one of {', '.join(START_MODES)}"
                               f", not {mode!r}")
-        spares = settings.scheduler_option("fork_spares")
-        if isinstance(spares, bool) or not isinstance(spares, int) \
-                or not 0 <= spares <= MAX_SPARES:
-            raise ConfigError(f"[scheduler] fork_spares must be a whole number from 0 to "
-                              f"{MAX_SPARES}, not {spares!r}")
+        fork_spares(settings)  # checked with the rest of the configuration
         self.start_mode = mode if fork_is_safe_here() else "exec"
         self._fork_server: ForkServerClient | None = None
         self._fork_lock = threading.Lock()

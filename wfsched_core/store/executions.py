@@ -166,15 +166,10 @@ class ExecutionsMixin(StoreBase):
         )
         return {name: n for name, n in conn.execute(query)}
 
-    def record_handle(self, execution_id: int, owner: str, spawner: str,
-                      handle: dict[str, Any], pid: int | None) -> None:
-        """Remember how to find the worker again (its spawner and handle)."""
-        self.record_handles(owner, [(execution_id, spawner, handle, pid)])
-
     def record_handles(self, owner: str,
                        started: Sequence[tuple[int, str, dict[str, Any], int | None]]) -> None:
-        """:meth:`record_handle` for the workers of one tick, in one transaction:
-        ``(execution_id, spawner, handle, pid)`` each."""
+        """Remember how to find the workers of one tick again (their spawner and handle),
+        in one transaction: ``(execution_id, spawner, handle, pid)`` each."""
         with_pid = [{"b_id": execution_id, "b_owner": owner, "b_spawner": spawner,
                      "b_handle": json.dumps(handle), "b_pid": pid}
                     for execution_id, spawner, handle, pid in started if pid is not None]
