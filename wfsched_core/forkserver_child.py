@@ -34,7 +34,11 @@ WORKER_MODULE_ARGS = ("-m", "wfsched_core", "execute")
 def run_child(request: dict[str, Any], server_fds: tuple[int, ...],
               warm: WarmApp | None) -> NoReturn:
     """In a child forked for ``request``: become a fresh worker process and run it."""
-    _exit_after(lambda: _become_worker(request, warm, _detach(server_fds, keep=())))
+    def detach_and_run() -> int:
+        _detach(server_fds)
+        return _become_worker(request, warm, close_inherited=True)
+
+    _exit_after(detach_and_run)
 
 
 def run_spare(request_fd: int, server_fds: tuple[int, ...], warm: WarmApp | None) -> NoReturn:
@@ -43,13 +47,14 @@ def run_spare(request_fd: int, server_fds: tuple[int, ...], warm: WarmApp | None
     End of input before a request (the server stopped or died) ends the spare quietly.
     """
     def prepare_and_run() -> int:
-        _detach(server_fds, keep=(request_fd,))
+        _detach(server_fds)
+        _close_inherited(keep=request_fd)  # before opening our own connection
         _open_own_connection(warm)
         request = _read_request(request_fd)
         os.close(request_fd)
         if request is None:
             return 0
-        return _become_worker(request, warm, closed_others=True)
+        return _become_worker(request, warm, close_inherited=False)
 
     _exit_after(prepare_and_run)
 
@@ -77,22 +82,18 @@ def _exit_after(body: Any) -> NoReturn:
         os._exit(code)
 
 
-def _detach(server_fds: tuple[int, ...], keep: tuple[int, ...]) -> bool:
-    """Own process group, fresh signal dispositions, the server's descriptors closed;
-    with ``keep``, also every other inherited descriptor above 2 but those. Returns
-    whether the others were closed."""
+def _detach(server_fds: tuple[int, ...]) -> None:
+    """Own process group, fresh signal dispositions, the server's descriptors closed."""
     os.setpgid(0, 0)
     _reset_signals()
     for fd in server_fds:
         os.close(fd)
-    if not keep:
-        return False
-    low = 3
-    for fd in sorted(keep):
-        os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, _max_fd())
-    return True
+
+
+def _close_inherited(keep: int) -> None:
+    """Close every inherited descriptor above 2 but ``keep``."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, _max_fd())
 
 
 def _open_own_connection(warm: WarmApp | None) -> None:
@@ -118,8 +119,8 @@ def _read_request(fd: int) -> dict[str, Any] | None:
 
 
 def _become_worker(request: dict[str, Any], warm: WarmApp | None,
-                   closed_others: bool) -> int:
-    _redirect_output(request["log_path"], close_others=not closed_others)
+                   close_inherited: bool) -> int:
+    _redirect_output(request["log_path"], close_inherited)
     _take_environment(request["env"])
     if request.get("cwd"):
         os.chdir(request["cwd"])
@@ -149,14 +150,14 @@ def _reset_signals() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
-def _redirect_output(log_path: str, close_others: bool) -> None:
+def _redirect_output(log_path: str, close_inherited: bool) -> None:
     """stdin from /dev/null, stdout and stderr appended to the execution's log file."""
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     null_fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null_fd, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    if close_others:
+    if close_inherited:
         # whatever else the server inherited or imported opened is not the worker's business
         os.closerange(3, _max_fd())
     else:  # a spare closed them before it opened its connection, which stays
