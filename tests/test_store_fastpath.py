@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from helpers import wait_until
 from sqlalchemy import func, select
+from wfsched_core.store.rehearsal import rehearse_worker
 
 from wfsched_core.db.schema import workflow_execution_steps, workflow_executions, workflows
 from wfsched_core.records import WorkflowRow, utcnow
 from wfsched_core.status import ExecutionStatus, StepStatus
 from wfsched_core.store import SqlStore
-from wfsched_core.store.rehearsal import rehearse_worker
 
 
 @pytest.fixture

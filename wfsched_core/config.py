@@ -31,8 +31,10 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "grace_period": 30.0,
     "kill_grace": 5.0,
     "notify_budget": 5.0,
-    "start_mode": "exec",  # local spawner: "exec" (fresh interpreter) or "fork" (warm parent)
-    "fork_spares": 1,  # fork start mode: workers forked ahead, each with its own connection
+    # local spawner: "fork" (forked from a warm parent; the default where fork is safe) or
+    # "exec" (a fresh interpreter per worker; always used where fork is not)
+    "start_mode": "fork",
+    "fork_spares": 1,  # fork start mode: workers forked ahead of any request
     "retention": "",  # e.g. "30d": the scheduler prunes older finished executions daily
 }
 
@@ -70,6 +72,14 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    def as_environment(self) -> dict[str, str]:
+        """The variables that make a child process (a worker, the fork server) resolve
+        these same settings: the one place that mapping is written."""
+        env = {ENV_DATABASE_URL: self.database_url, ENV_HOME: str(self.home)}
+        if self.config_path is not None:
+            env[ENV_CONFIG] = str(self.config_path.resolve())
+        return env
 
     def _where(self) -> str:
         return str(self.config_path) if self.config_path else "configuration"

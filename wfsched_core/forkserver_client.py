@@ -57,8 +57,10 @@ class ForkedProcess:
 class ForkServerClient:
     """Starts ``python -m wfsched_core.forkserver`` and forks workers through it."""
 
-    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None,
+                 spares: int = 0) -> None:
         self.env = dict(os.environ if env is None else env)
+        self.spares = spares
         self.cwd = cwd or os.getcwd()
         self.process: subprocess.Popen[bytes] | None = None
         self.unusable: str | None = None  # why it cannot serve (then: fresh interpreters)
@@ -81,7 +83,7 @@ class ForkServerClient:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "wfsched_core.forkserver", str(request_read),
-                 str(reply_write)],
+                 str(reply_write), str(self.spares)],
                 env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
                 # its own session: a terminal's Ctrl-C or hang-up is for the scheduler
                 pass_fds=(request_read, reply_write), start_new_session=True)
@@ -121,8 +123,16 @@ class ForkServerClient:
 
     # --- forking ---------------------------------------------------------------------
 
+    def preload(self, modules: list[str]) -> None:
+        """Have the server import these (workflow) modules once, ahead of the workers."""
+        if modules and self.process is not None and self.unusable is None:
+            try:
+                self._send({"preload": modules})
+            except SpawnerError as exc:
+                log.warning("fork server: %s", exc)
+
     def spawn(self, argv: list[str], env: dict[str, str], log_path: str,
-              on_exit: Callable[[], None], workflow: str | None = None) -> ForkedProcess:
+              on_exit: Callable[[], None]) -> ForkedProcess:
         """Fork a worker for ``argv``; raise SpawnerError when the server cannot."""
         if not self.wait_ready():
             raise SpawnerError(self.unusable or "the fork server is not available")
@@ -131,7 +141,7 @@ class ForkServerClient:
             request_id = self._next_id
             event = self._reply_events[request_id] = threading.Event()
         message = {"id": request_id, "argv": argv, "env": env, "log_path": log_path,
-                   "cwd": self.cwd, "workflow": workflow}
+                   "cwd": self.cwd}
         self._send(message)
         if not event.wait(REPLY_TIMEOUT):
             raise SpawnerError(f"the fork server did not answer within {REPLY_TIMEOUT:g}s")

@@ -4,15 +4,18 @@ The worker gets its own process group (so a Ctrl-C meant for the scheduler does 
 it), its output goes to the execution's log file, and it is identified by PID plus
 create time, so a recycled PID never passes for it.
 
-Two start modes (``[scheduler] start_mode``): ``exec`` (the default) starts a fresh
-interpreter per worker; ``fork`` forks each worker from a warm fork server
-(``wfsched_core/forkserver.py``) that has already imported the core, SQLAlchemy and the
-workflow packages. Fork mode falls back to exec where fork is unsafe (macOS, Windows) and
-for any worker it cannot serve (the server failed to warm up, a worker command or
-PYTHONPATH it was not started with). In fork mode the server keeps ``[scheduler]
-fork_spares`` (default 1) workers forked ahead, each with its own database connection,
-which take the next requests without waiting for a fork. See docs/performance.md for what
-each costs.
+The worker is the lean one (``python -m wfsched_core.worker ID``), which reports its
+transitions to the scheduler over a private channel instead of writing to the database
+(``reports_to_scheduler``): it imports the authoring API and its workflow module only.
+
+Two start modes (``[scheduler] start_mode``): ``fork`` (the default wherever fork is safe)
+forks each worker from a warm fork server (``wfsched_core/forkserver.py``) that has
+already imported the worker and the workflow modules; ``exec`` starts a fresh interpreter
+per worker. Fork mode falls back to exec where fork is unsafe (macOS, Windows) and for any
+worker it cannot serve (the server failed to warm up, a worker command or PYTHONPATH it
+was not started with). In fork mode the server keeps ``[scheduler] fork_spares`` (default
+1) workers forked ahead, which take the next requests without waiting for a fork. See
+docs/performance.md for what each costs.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class LocalSpawner:
     name = "local"
     sees_process = True
     survives_scheduler = False
+    #: its workers are started on the scheduler's host and may report through it
+    reports_to_scheduler = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -74,7 +79,7 @@ class LocalSpawner:
         if mode not in START_MODES:
             raise ConfigError(f"[scheduler] start_mode must be one of {', '.join(START_MODES)}"
                               f", not {mode!r}")
-        fork_spares(settings)  # checked with the rest of the configuration
+        self.spares = fork_spares(settings)  # checked with the rest of the configuration
         self.start_mode = mode if fork_is_safe_here() else "exec"
         self._fork_server: ForkServerClient | None = None
         self._fork_lock = threading.Lock()
@@ -87,6 +92,11 @@ class LocalSpawner:
             server = self._server()
             if not server.wait_ready():
                 self._report_fallback(server.unusable or "not ready")
+
+    def preload(self, modules: list[str]) -> None:
+        """Fork mode: the workflow modules, imported once by the fork server."""
+        if self.start_mode == "fork":
+            self._server().preload(modules)
 
     def close(self) -> None:
         """Stop the fork server (workers it started run on); call at scheduler exit."""
@@ -127,18 +137,13 @@ class LocalSpawner:
             if self._fork_server is None:
                 from wfsched_core.forkserver_client import ForkServerClient
 
-                self._fork_server = ForkServerClient(self._server_env())
+                self._fork_server = ForkServerClient(self._server_env(), spares=self.spares)
                 self._fork_server.start()
             return self._fork_server
 
     def _server_env(self) -> dict[str, str]:
         """The scheduler's environment plus its settings, so the warm-up sees them too."""
-        env = dict(os.environ)
-        env["WFSCHED_DATABASE_URL"] = self.settings.database_url
-        env["WFSCHED_HOME"] = str(self.settings.home)
-        if self.settings.config_path is not None:
-            env["WFSCHED_CONFIG"] = str(self.settings.config_path.resolve())
-        return env
+        return {**os.environ, **self.settings.as_environment()}
 
     def _can_fork(self, request: SpawnRequest) -> bool:
         """Only the standard worker command, with the interpreter set-up the server has."""
@@ -160,8 +165,7 @@ class LocalSpawner:
 
     def _fork(self, request: SpawnRequest) -> WorkerHandle:
         process = self._server().spawn(request.argv, request.env, str(request.log_path),
-                                       request.on_exit,
-                                       request.spec.name if request.spec else None)
+                                       request.on_exit)
         create_time = process_create_time(process.pid)
         return WorkerHandle(self.name, {"pid": process.pid, "create_time": create_time,
                                         "start_mode": "fork"},

@@ -76,7 +76,20 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | N
 @click.argument("execution_id", type=int)
 @pass_app
 def execute(app: App, execution_id: int) -> int:
-    """Run one execution in this process (what the scheduler starts for each)."""
-    from wfsched_core.worker import run_execution
+    """Run one execution in this process, writing to the database (what the detached,
+    container and remote spawners start for each)."""
+    from wfsched_core.dbretry import with_database_retry
+    from wfsched_core.errors import DatabaseError
+    from wfsched_core.worker import EXIT_NOT_STARTED, START_PATIENCE
+    from wfsched_core.worker.direct import run_execution
+    from wfsched_core.worker.runner import NotStarted
 
-    return run_execution(execution_id, app.store, app.hooks, app.settings)
+    try:
+        # connecting and the schema check ride out a short outage like the start does
+        store = with_database_retry(lambda: app.store, f"start execution {execution_id}",
+                                    give_up_after=START_PATIENCE)
+        return run_execution(execution_id, store, app.hooks, app.settings)
+    except (DatabaseError, NotStarted) as exc:
+        click.echo(f"wfsched: error: execution {execution_id} not started, given back to "
+                   f"the queue: {exc}", err=True)
+        return EXIT_NOT_STARTED

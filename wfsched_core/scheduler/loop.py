@@ -26,6 +26,7 @@ from wfsched_core.processes import hostname
 from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, utcnow
 from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.retry import next_attempt_at
+from wfsched_core.scheduler.reports import WorkerReports
 from wfsched_core.scheduler_records import RunSummary, SchedulerOptions, Tracked
 from wfsched_core.spawning import (
     Liveness,
@@ -38,7 +39,8 @@ from wfsched_core.spawning import (
 from wfsched_core.status import ExecutionStatus
 from wfsched_core.ticks import SystemClock, TickScheduler, seconds_until
 from wfsched_core.wakeup import start_wake_listener
-from wfsched_core.worker import ENV_OWNER
+from wfsched_core.worker import ENV_OWNER, ENV_PLAN, EXIT_NOT_STARTED
+from wfsched_core.worker.plan import WorkerPlan, class_target
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings
@@ -75,6 +77,7 @@ class Scheduler:
         self._base_env: dict[str, str] | None = None  # os.environ, copied once for workers
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
+        self.reports: WorkerReports | None = None  # the lean workers' channel, while running
 
     # --- start and stop --------------------------------------------------------------
 
@@ -83,6 +86,7 @@ class Scheduler:
         self._spawner(self.options.spawner).check_available()
         self.catalog = self.hooks.catalog()
         self.specs = self.catalog.all()
+        self._warm_up_spawner()
         if self.store.single_scheduler:
             self._take_sqlite_lock()
         self.store.sync_workflows(
@@ -93,10 +97,21 @@ class Scheduler:
                                    on_time=max(10.0, 3 * self.options.poll_interval))
         self.ticks.start()
 
+    def _warm_up_spawner(self) -> None:
+        """Let the default strategy import the workflow modules ahead (the fork server)."""
+        preload = getattr(self._spawner(self.options.spawner), "preload", None)
+        if preload is not None:
+            preload(sorted({target.partition(":")[0] for target in
+                            (class_target(spec.cls) for spec in self.specs.values())
+                            if target}))
+
     def run(self) -> RunSummary:
         """Run until stopped (or, with ``once``, until nothing is pending or running)."""
         self.prepare()
         self._register()
+        self.reports = WorkerReports(self.store, self.hooks, self.id, self.host,
+                                     self._queue_of, self._wake.set)
+        self.reports.start()
         listener = start_wake_listener(self.store, self._wake)
         previous = self._install_signal_handlers()
         reason = "stopped by signal"
@@ -115,6 +130,8 @@ class Scheduler:
         finally:
             if listener is not None:
                 listener.stop()
+            if self.reports is not None:
+                self.reports.close()
             self._close_spawners()
             self._unregister()
             for signum, handler in previous.items():
@@ -258,7 +275,7 @@ class Scheduler:
         spec = self.specs.get(execution.workflow)
         try:
             spawner = self._spawner((spec.spawner if spec else None) or self.options.spawner)
-            handle = spawner.start(self._spawn_request(execution, spec))
+            handle = spawner.start(self._spawn_request(execution, spec, spawner))
         except WfschedError as exc:
             log.error("cannot start execution %s: %s", execution.id, exc)
             self._fail(execution, spec, f"could not start its worker: {exc}",
@@ -272,23 +289,34 @@ class Scheduler:
                  spawner.name, handle.pid)
         return execution.id, spawner.name, handle.data, handle.pid
 
-    def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None) -> SpawnRequest:
+    def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None,
+                       spawner: Spawner) -> SpawnRequest:
+        """The worker's command and environment: the lean worker, reporting to this
+        scheduler, for a strategy that starts it on this host and watches it; else
+        ``wfsched execute ID``, which writes to the database itself."""
         if self._base_env is None:  # copied once: reading os.environ decodes every entry
             self._base_env = dict(os.environ)
         env = dict(self._base_env)
-        env.update({
-            "WFSCHED_DATABASE_URL": self.settings.database_url,
-            "WFSCHED_HOME": str(self.settings.home),
-            ENV_OWNER: self.id,
-            ENV_LOG_CAPTURED: "1",
-            "PYTHONUNBUFFERED": "1",
-        })
-        if self.settings.config_path is not None:
-            env["WFSCHED_CONFIG"] = str(self.settings.config_path.resolve())
-        argv = [sys.executable, "-m", "wfsched_core", "execute", str(execution.id)]
+        env.update(self.settings.as_environment())
+        env.update({ENV_OWNER: self.id, ENV_LOG_CAPTURED: "1", "PYTHONUNBUFFERED": "1"})
+        target = class_target(spec.cls) if spec is not None else None
+        if target and self.reports is not None and getattr(spawner, "reports_to_scheduler",
+                                                           False):
+            plan = WorkerPlan(self.reports.socket_path, self.reports.expect(execution, spec),
+                              target, spec.nice, self.options.heartbeat_interval,
+                              str(self.settings.logs_dir))
+            env[ENV_PLAN] = plan.to_env()
+            argv = [sys.executable, "-m", "wfsched_core.worker", str(execution.id)]
+        else:
+            argv = [sys.executable, "-m", "wfsched_core", "execute", str(execution.id)]
         return SpawnRequest(execution.id, argv, env,
                             log_path(self.settings.logs_dir, execution.id), spec,
                             on_exit=self._wake.set)
+
+    def _queue_of(self, workflow: str) -> str | None:
+        """The queue a dependent workflow is routed to (the default one if unknown)."""
+        spec = self.specs.get(workflow)
+        return spec.queue if spec is not None else None
 
     def _spawner(self, name: str) -> Spawner:
         if name not in self._spawners:
@@ -310,7 +338,18 @@ class Scheduler:
         return tracked.spawner.poll(tracked.handle)
 
     def _worker_exited(self, tracked: Tracked, state: WorkerState) -> None:
-        execution = self.store.get_execution(tracked.execution.id)
+        reported = self.reports.take_finished(tracked.execution.id) if self.reports else None
+        execution = reported or self.store.get_execution(tracked.execution.id)
+        if execution.status is ExecutionStatus.PENDING and state.exit_code == EXIT_NOT_STARTED \
+                and self.store.release_claim_of(execution.id, self.id):
+            # the database stayed unreachable while it started: no step ran, no attempt
+            # was used; it waits in the queue again instead of failing
+            log.warning("execution %s could not start (database unavailable); queued again",
+                        execution.id)
+            self.tracked.pop(execution.id, None)
+            if self.reports is not None:
+                self.reports.forget(execution.id)
+            return
         if not execution.status.is_final:
             what = state.reason or "exited"
             execution = self._fail(
@@ -322,6 +361,8 @@ class Scheduler:
 
     def _untrack(self, execution: Execution) -> None:
         self.tracked.pop(execution.id, None)
+        if self.reports is not None:
+            self.reports.forget(execution.id)
         self.summary.outcomes[execution.id] = execution.status
         if execution.retry_of is not None:
             self.summary.retried.add(execution.retry_of)
