@@ -1,8 +1,8 @@
 """The fork server: a warm parent that forks one worker process per execution.
 
 Started by the ``local`` spawner as ``python -m wfsched_core.forkserver REQUEST_FD
-REPLY_FD SPARES``. It imports what a lean worker needs (the authoring API, the worker's
-runner and channel) and, when the scheduler names them, the workflow modules; then it
+REPLY_FD SPARES [MODULE ...]``. It imports what a lean worker needs (the authoring API,
+the worker's runner and channel) and the workflow modules the scheduler names; then it
 forks a child for each request, which runs ``python -m wfsched_core.worker ID`` in-process:
 it skips interpreter start and imports but is still its own process (own PID, own process
 group, output in its log file), and reports to its scheduler like any lean worker.
@@ -51,11 +51,20 @@ SPARE_REFILL_DELAY = 0.05
 SPARE_RETRY_DELAY = 5.0
 
 
-def warm_up() -> str | None:
+def warm_up(modules: list[str]) -> str | None:
     """Import everything a lean worker imports; why forking is unsafe (or None)."""
     import wfsched_core.worker.__main__  # noqa: F401 - the runner, the channel, the wire
 
+    _import_all(modules)
     return _threads_running()
+
+
+def _import_all(modules: list[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - each child then reports it itself
+            log.warning("fork server: cannot import %s: %s", name, exc)
 
 
 def _threads_running() -> str | None:
@@ -145,11 +154,7 @@ class ForkServer:
     def preload(self, modules: list[str]) -> None:
         """Import the workflow modules now, once, instead of in every child; spares forked
         before lack them, so they are retired (they exit quietly) and forked again."""
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except BaseException as exc:  # noqa: BLE001 - each child then reports it itself
-                log.warning("fork server: cannot import %s: %s", name, exc)
+        _import_all(modules)
         self.unsafe = _threads_running()
         if self.unsafe:
             self.send({"ready": False, "reason": self.unsafe})
@@ -233,7 +238,7 @@ class _Spare:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m wfsched_core.forkserver REQUEST_FD REPLY_FD SPARES``."""
+    """``python -m wfsched_core.forkserver REQUEST_FD REPLY_FD SPARES [MODULE ...]``."""
     args = sys.argv[1:] if argv is None else argv
     request_fd, reply_fd = int(args[0]), int(args[1])
     spares = int(args[2]) if len(args) > 2 else 0
@@ -242,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:
-        unsafe = warm_up()
+        unsafe = warm_up(args[3:])
     except Exception as exc:  # noqa: BLE001 - reported to the spawner, which falls back
         unsafe = f"warm-up failed: {type(exc).__name__}: {exc}"
     server = ForkServer(request_fd, reply_fd, spares)

@@ -58,9 +58,10 @@ class ForkServerClient:
     """Starts ``python -m wfsched_core.forkserver`` and forks workers through it."""
 
     def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None,
-                 spares: int = 0) -> None:
+                 spares: int = 0, preload: list[str] | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
         self.spares = spares
+        self.modules = list(preload or [])  # imported by the server before it serves
         self.cwd = cwd or os.getcwd()
         self.process: subprocess.Popen[bytes] | None = None
         self.unusable: str | None = None  # why it cannot serve (then: fresh interpreters)
@@ -83,7 +84,7 @@ class ForkServerClient:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "wfsched_core.forkserver", str(request_read),
-                 str(reply_write), str(self.spares)],
+                 str(reply_write), str(self.spares), *self.modules],
                 env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
                 # its own session: a terminal's Ctrl-C or hang-up is for the scheduler
                 pass_fds=(request_read, reply_write), start_new_session=True)

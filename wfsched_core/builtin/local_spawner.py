@@ -84,6 +84,7 @@ class LocalSpawner:
         self._fork_server: ForkServerClient | None = None
         self._fork_lock = threading.Lock()
         self._fallback_reported = False
+        self._preload: list[str] = []
 
     def check_available(self) -> None:
         """Start the fork server and let it warm up before the scheduler claims anything
@@ -94,9 +95,13 @@ class LocalSpawner:
                 self._report_fallback(server.unusable or "not ready")
 
     def preload(self, modules: list[str]) -> None:
-        """Fork mode: the workflow modules, imported once by the fork server."""
-        if self.start_mode == "fork":
-            self._server().preload(modules)
+        """Fork mode: the workflow modules, imported once by the fork server (at its
+        start, or now if it runs already)."""
+        self._preload = list(modules)
+        with self._fork_lock:
+            server = self._fork_server
+        if server is not None:
+            server.preload(modules)
 
     def close(self) -> None:
         """Stop the fork server (workers it started run on); call at scheduler exit."""
@@ -137,7 +142,8 @@ class LocalSpawner:
             if self._fork_server is None:
                 from wfsched_core.forkserver_client import ForkServerClient
 
-                self._fork_server = ForkServerClient(self._server_env(), spares=self.spares)
+                self._fork_server = ForkServerClient(self._server_env(), spares=self.spares,
+                                                     preload=self._preload)
                 self._fork_server.start()
             return self._fork_server
 

@@ -83,10 +83,10 @@ class Scheduler:
 
     def prepare(self) -> None:
         """Everything that can fail on bad input, before anything runs."""
-        self._spawner(self.options.spawner).check_available()
         self.catalog = self.hooks.catalog()
         self.specs = self.catalog.all()
         self._warm_up_spawner()
+        self._spawner(self.options.spawner).check_available()
         if self.store.single_scheduler:
             self._take_sqlite_lock()
         self.store.sync_workflows(
@@ -98,7 +98,8 @@ class Scheduler:
         self.ticks.start()
 
     def _warm_up_spawner(self) -> None:
-        """Let the default strategy import the workflow modules ahead (the fork server)."""
+        """Tell the default strategy which workflow modules its workers import, before it
+        starts (the fork server imports them once, ahead of every worker)."""
         preload = getattr(self._spawner(self.options.spawner), "preload", None)
         if preload is not None:
             preload(sorted({target.partition(":")[0] for target in
