@@ -46,6 +46,7 @@ class ChannelReporter:
         self.execution_id = execution_id
         self.execution: Execution | None = None
         self._lock = threading.Lock()  # the heartbeat thread shares the channel
+        self._hand_over_lock = threading.Lock()  # either thread may find it gone first
         self._direct: DirectReporter | None = None
         self._sock: socket.socket | None = None
         self._reader: Any = None
@@ -153,6 +154,10 @@ class ChannelReporter:
 
     def _hand_over(self) -> DirectReporter:
         """From now on, write to the database ourselves (imports the store: only here)."""
+        with self._hand_over_lock:
+            return self._direct or self._connect_directly()
+
+    def _connect_directly(self) -> DirectReporter:
         if self._direct is None:
             log.warning("execution %s: the scheduler is gone; recording directly",
                         self.execution_id)
