@@ -18,7 +18,9 @@ Why it is safe to fork here:
   the request's environment.
 
 Protocol (JSON lines): the scheduler writes ``{"preload": [module, ...]}`` (import these
-now) and ``{"id", "argv", "env", "log_path", "cwd"}`` requests on REQUEST_FD; the server
+now) and ``{"id", "argv", "env", "unset", "log_path", "cwd"}`` requests on REQUEST_FD
+(``env``: the variables the worker's environment changes of the server's own, ``unset``:
+those it removes; several requests may come in one write); the server
 answers ``{"ready": true}`` once (``{"ready": false, "reason"}`` when forking became
 unsafe), ``{"id", "pid"}`` (or ``{"id", "error"}``) per request and ``{"exit": pid,
 "code": returncode}`` when a child ends (``code`` as ``Popen.returncode``: negative for a

@@ -102,7 +102,7 @@ def _read_request(fd: int) -> dict[str, Any] | None:
 
 def _become_worker(request: dict[str, Any], close_inherited: bool) -> int:
     _redirect_output(request["log_path"], close_inherited)
-    _take_environment(request["env"])
+    _change_environment(request["env"], request.get("unset", ()))
     if request.get("cwd"):
         os.chdir(request["cwd"])
     argv = list(request["argv"])
@@ -112,14 +112,13 @@ def _become_worker(request: dict[str, Any], close_inherited: bool) -> int:
     return main(sys.argv[1:])
 
 
-def _take_environment(env: dict[str, str]) -> None:
-    """Make ``os.environ`` exactly ``env``, changing only what differs: the request's
-    environment is mostly the server's own, and each change is a ``putenv``."""
-    for key in [key for key in os.environ if key not in env]:
-        del os.environ[key]
-    for key, value in env.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
+def _change_environment(changed: dict[str, str], unset: Any) -> None:
+    """Make ``os.environ`` the request's: the server's own, with the variables the
+    request changes (its plan, its owner ...) and without those it removes."""
+    for key in unset:
+        os.environ.pop(key, None)
+    for key, value in changed.items():
+        os.environ[key] = value
 
 
 def _reset_signals() -> None:

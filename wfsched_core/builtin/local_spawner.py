@@ -111,18 +111,52 @@ class LocalSpawner:
             server.close()
 
     def start(self, request: SpawnRequest) -> WorkerHandle:
+        outcome = self.start_many([request])[0]
+        if isinstance(outcome, SpawnerError):
+            raise outcome
+        return outcome
+
+    def start_many(self, requests: list[SpawnRequest]) -> list[WorkerHandle | SpawnerError]:
+        """Start several workers; in fork mode with one round trip to the fork server
+        (the scheduler's loop waits for it once per tick, not once per worker)."""
+        outcomes: list[WorkerHandle | SpawnerError | None] = [None] * len(requests)
+        forkable = []
+        for index, request in enumerate(requests):
+            try:
+                open_for_worker(request.log_path).close()  # the child appends to it
+            except OSError as exc:
+                outcomes[index] = SpawnerError(f"cannot open the execution log "
+                                               f"{request.log_path}: {exc.strerror or exc}")
+                continue
+            if self.start_mode == "fork" and self._can_fork(request):
+                forkable.append(index)
+        if forkable:
+            forked = self._server().spawn_many(
+                [(requests[i].argv, requests[i].env, str(requests[i].log_path),
+                  requests[i].on_exit) for i in forkable])
+            for index, process in zip(forkable, forked, strict=True):
+                if isinstance(process, SpawnerError):
+                    self._report_fallback(str(process))
+                    continue  # started as a fresh interpreter below
+                outcomes[index] = WorkerHandle(
+                    self.name, {"pid": process.pid, "create_time":
+                                process_create_time(process.pid), "start_mode": "fork"},
+                    pid=process.pid, process=process)
+        for index, request in enumerate(requests):
+            if outcomes[index] is None:
+                try:
+                    outcomes[index] = self._exec(request)
+                except SpawnerError as exc:
+                    outcomes[index] = exc
+        return outcomes  # type: ignore[return-value]
+
+    def _exec(self, request: SpawnRequest) -> WorkerHandle:
+        """A fresh interpreter for ``request``."""
         try:
             log_file = open_for_worker(request.log_path)
         except OSError as exc:
             raise SpawnerError(f"cannot open the execution log {request.log_path}: "
                                f"{exc.strerror or exc}")
-        if self.start_mode == "fork" and self._can_fork(request):
-            log_file.close()
-            try:
-                return self._fork(request)
-            except SpawnerError as exc:
-                self._report_fallback(str(exc))
-            log_file = open_for_worker(request.log_path)
         try:
             process = subprocess.Popen(
                 request.argv, env=request.env, stdin=subprocess.DEVNULL, stdout=log_file,
@@ -168,14 +202,6 @@ class LocalSpawner:
             self._report_fallback(server.unusable)
             return False
         return True
-
-    def _fork(self, request: SpawnRequest) -> WorkerHandle:
-        process = self._server().spawn(request.argv, request.env, str(request.log_path),
-                                       request.on_exit)
-        create_time = process_create_time(process.pid)
-        return WorkerHandle(self.name, {"pid": process.pid, "create_time": create_time,
-                                        "start_mode": "fork"},
-                            pid=process.pid, process=process)
 
     def _report_fallback(self, reason: str) -> None:
         if not self._fallback_reported:

@@ -93,7 +93,7 @@ class WorkerReports:
 
     def __init__(self, store: SqlStore, hooks: PluginHooks, owner: str, host: str,
                  queue_of: Callable[[str], str | None],
-                 on_finished: Callable[[], None]) -> None:
+                 on_finished: Callable[[bool], None]) -> None:
         self.store = store
         self.hooks = hooks
         self.owner = owner
@@ -357,7 +357,7 @@ class WorkerReports:
         with self._lock:
             self._finished[report.execution_id] = finished.execution
         self._event(lambda: announce_finished(self.hooks, finished, status))
-        self.on_finished()
+        self.on_finished(finished.retry is not None)
 
     def _step_event(self, expected: _Expected | None, done: Any) -> None:
         if done is not None and expected is not None:
