@@ -124,8 +124,8 @@ def test_a_scheduler_killed_between_a_workers_final_report_and_its_commit(
     """Issue 13: the worker's final status reaches the scheduler, which dies before it
     commits it: the worker records it itself; nothing is lost, nothing runs twice."""
     # no heartbeat during the run: the report in flight is the final status
-    wf.write_config(f'start_mode = "{start_mode}"\nheartbeat_interval = 4\n'
-                    f'heartbeat_timeout = 30\n')
+    wf.write_config(f'start_mode = "{start_mode}"\nheartbeat_interval = 60\n'
+                    f'heartbeat_timeout = 120\n')
     first = schedulers.start("--max-concurrent", "2", name="first")
     (execution_id,) = wf.trigger("mark_twice", dir=work_dir, seconds=0.5)
     worker = wait_until(lambda: records(work_dir, "ran"), 30, "the step to start")[0]["pid"]

@@ -132,3 +132,16 @@ class MarkTwice(Workflow):
         write_record(ctx, "ran")
         time.sleep(float(ctx.params.get("seconds", 0)))
         write_record(ctx, "ending")
+
+
+class Flood(Workflow):
+    """Write `megabytes` of log records (or printed lines, with `how=print`)."""
+
+    @step
+    def flood(self, ctx):
+        line = "x" * 1023
+        for _ in range(int(float(ctx.params.get("megabytes", 5)) * 1024)):
+            if ctx.params.get("how") == "print":
+                print(line)
+            else:
+                ctx.log.info(line)
