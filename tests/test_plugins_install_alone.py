@@ -2,10 +2,11 @@
 
 What a user does is ``pip install ./`` (the core) and then ``pip install ./plugins/NAME``.
 The slow test does exactly that for each plugin, with pip's real dependency resolution:
-the core is built from a copy of the checkout and installed once into a fresh virtualenv
-(without the test environment's packages); each plugin then gets a fresh virtualenv of
-its own that sees that core (through a ``.pth`` line, so the core and its dependencies
-are not installed five times) and nothing else, and ``pip`` installs the plugin into it.
+the core is built from a copy of the checkout and installed into a virtualenv of its own
+(none of the test environment's packages; kept for the next run while the core's files
+do not change); each plugin then gets a fresh virtualenv that sees that core (through a
+``.pth`` line, so the core and its dependencies are not installed five times) and
+nothing else, and ``pip`` installs the plugin into it.
 A plugin that needs another plugin fails there, since no index has ``wfsched-*``
 packages. Then every module of the plugin is imported and the real ``wfsched plugins
 list`` must show its entry point loaded without an error.
@@ -19,6 +20,8 @@ for a plugin's commands, for one), the plugin itself or one of its declared depe
 from __future__ import annotations
 
 import ast
+import fcntl
+import hashlib
 import json
 import os
 import re
@@ -28,7 +31,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI
+from conftest import CACHE, IN_CI
 from helpers import REPO
 
 if sys.version_info >= (3, 11):
@@ -86,10 +89,15 @@ def _fresh_venv(path: Path) -> tuple[Path, Path]:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True,
                    capture_output=True, timeout=60)
     python = path / "bin" / "python"
+    return python, _site_packages(python)
+
+
+def _site_packages(python: Path) -> Path:
+    """The site-packages directory of the virtualenv whose interpreter is ``python``."""
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True).stdout.strip()
-    return python, Path(purelib)
+    return Path(purelib)
 
 
 def _isolated_env(home: Path) -> dict[str, str]:
@@ -99,29 +107,62 @@ def _isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _index_missing(result: subprocess.CompletedProcess[str]) -> None:
-    """Skip (fail under CI) when pip could not reach an index for a third-party package."""
-    message = f"pip could not get the dependencies from an index:\n{result.stderr[-2000:]}"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+def _unless_index_missing(result: subprocess.CompletedProcess[str], what: str) -> None:
+    """Fail with pip's output; skip instead (still fail under CI) when what was missing is
+    a third-party package from an index (no network), not one of ours."""
+    wanted = re.findall(r"No matching distribution found for (\S+)", result.stderr)
+    unreachable = "NewConnectionError" in result.stderr or "Network is unreachable" in result.stderr
+    message = f"{what} failed:\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
+    if (unreachable or wanted) and not any(n.startswith("wfsched") for n in wanted):
+        message = f"pip could not get a dependency from an index: {message}"
+        if not IN_CI:
+            pytest.skip(message)
+    pytest.fail(message)
 
 
-@pytest.fixture(scope="module")
-def core_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """site-packages of a fresh virtualenv holding the core built from the checkout."""
-    scratch = tmp_path_factory.mktemp("core")
+def _core_digest() -> str:
+    digest = hashlib.sha256()
+    files = [REPO / "pyproject.toml", REPO / "README.md",
+             *sorted(p for p in (REPO / "wfsched_core").rglob("*")
+                     if p.is_file() and "__pycache__" not in p.parts)]
+    for path in files:
+        digest.update(path.relative_to(REPO).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _install_core(venv: Path, scratch: Path) -> None:
     core = scratch / "core-source"
     core.mkdir()
     shutil.copy(REPO / "pyproject.toml", core)
     shutil.copy(REPO / "README.md", core)
     shutil.copytree(REPO / "wfsched_core", core / "wfsched_core", ignore=BUILD_LEFTOVERS)
     wheel = _build_wheel(core, scratch / "wheels", scratch)
-    python, site = _fresh_venv(scratch / "venv")
+    python, _ = _fresh_venv(venv)
     result = _pip("--python", str(python), "install", "--quiet", str(wheel))
     if result.returncode != 0:
-        _index_missing(result)
-    return site
+        shutil.rmtree(venv, ignore_errors=True)
+        _unless_index_missing(result, "installing the core from the checkout")
+
+
+@pytest.fixture(scope="session")
+def core_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """site-packages of a virtualenv holding only the core, built from the checkout.
+
+    Made once per content of the core and kept (``.pytest_cache``), shared by the xdist
+    workers under a file lock; the tests never install anything into it.
+    """
+    venv = CACHE / f"core-venv-{_core_digest()}"
+    ready = venv / "wfsched-test-ready"
+    if not ready.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with open(CACHE / ".core-venv.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not ready.exists():
+                shutil.rmtree(venv, ignore_errors=True)
+                _install_core(venv, tmp_path_factory.mktemp("core"))
+                ready.touch()
+    return _site_packages(venv / "bin" / "python")
 
 
 @pytest.mark.slow
@@ -132,15 +173,12 @@ def test_plugin_installs_alone_on_the_core(plugin: Path, core_site: Path, tmp_pa
     (site / "wfsched-core-from-checkout.pth").write_text(f"{core_site}\n")
 
     result = _pip("--python", str(python), "install", str(wheel))
-    wanted = re.findall(r"No matching distribution found for (\S+)", result.stderr)
-    if result.returncode != 0 and wanted and not any(n.startswith("wfsched") for n in wanted):
-        _index_missing(result)
-    assert result.returncode == 0, (
-        f"pip install {plugin.relative_to(REPO)} alone failed:\n{result.stdout[-1500:]}"
-        f"\n{result.stderr[-3000:]}")
+    if result.returncode != 0:
+        _unless_index_missing(result, f"pip install {plugin.relative_to(REPO)} alone")
     installed = sorted(_normalise(p.name.split("-")[0]) for p in site.glob("*.dist-info"))
     ours = [name for name in installed if name.startswith("wfsched")]
-    assert ours == [_normalise(_project(plugin)["name"])], f"installed besides the core: {installed}"
+    assert ours == [_normalise(_project(plugin)["name"])], \
+        f"the plugin's virtualenv holds other wfsched packages: {installed}"
 
     package = _package_of(plugin)
     imported = subprocess.run(
