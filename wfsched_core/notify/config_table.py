@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import ConfigError
 from wfsched_core.hookspecs import EVENT_HOOKS
-from wfsched_notify_webhook.notification import EventFilter
+from wfsched_core.notify.notification import EventFilter
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings
