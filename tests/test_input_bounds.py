@@ -89,3 +89,42 @@ def test_a_database_url_with_a_malformed_host_is_a_usage_error(wf: Wfsched, url:
     assert result.returncode == 2, result.stderr
     assert "malformed database URL" in result.stderr
     assert "pw@" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[notify.webhook]\nurl = "http://127.0.0.1:9/hook"\ntimeout = inf',
+         "[notify.webhook] timeout: must be a finite number"),
+        ('[notify.webhook]\nurl = "http://127.0.0.1:9/hook"\ntimeout = 1e308',
+         "[notify.webhook] timeout: must be a number of at most"),
+        ('[notify.webhook]\nurl = "http://127.0.0.1:9/hook"\nretries = 99999999999999999999',
+         "[notify.webhook] retries: must be an integer of at most"),
+        ('[notify.email]\nhost = "127.0.0.1"\nsender = "a@example.org"\n'
+         'recipients = ["b@example.org"]\ntimeout = nan',
+         "[notify.email] timeout: must be a finite number"),
+        ('[notify.email]\nhost = "127.0.0.1"\nsender = "a@example.org"\nport = 99999',
+         "[notify.email] port: must be an integer of at most 65535"),
+    ],
+)
+def test_out_of_range_notifier_settings_are_config_errors(wf: Wfsched, table: str,
+                                                          message: str) -> None:
+    wf.write_config(table + "\n")
+    result = wf.run("notify", "list", check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["prune", "--older-than", "999999999999d"], "--older-than: '999999999999d' is"),
+        (["trigger", "noop", "--params-json", "[" * 50_000], "--params-json is nested too"),
+    ],
+)
+def test_values_that_overflowed_are_usage_errors(wf: Wfsched, args: list[str],
+                                                 message: str) -> None:
+    result = wf.run(*args, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert wf.store.list_executions() == []

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
 from helpers import Wfsched, wait_until
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from test_notify_webhook import HookServer, hook_server  # noqa: F401 - the fixture
 
+from wfsched_core.db.engine import make_engine
 from wfsched_core.secrets import MASK, mask_params
 from wfsched_core.workflow import Workflow, resolve_spec, step
 
@@ -70,3 +74,16 @@ def test_notifications_carry_secret_params_masked(wf: Wfsched,
     row = sqlite3.connect(wf.database_url.removeprefix("sqlite:///")).execute(
         "SELECT params FROM workflow_executions WHERE id = ?", (execution_id,)).fetchone()
     assert SECRET in row[0]
+
+
+def test_database_errors_never_carry_the_values(tmp_path) -> None:
+    """A failed statement's message (logged, or shown with -v) hides its parameters."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    insert = text("INSERT INTO t (id, params) VALUES (1, :params)")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, params TEXT)")
+        conn.execute(insert, {"params": SECRET})
+    with pytest.raises(IntegrityError) as failure, engine.begin() as conn:
+        conn.execute(insert, {"params": SECRET})
+    assert SECRET not in str(failure.value) and "UNIQUE" in str(failure.value)
+    engine.dispose()

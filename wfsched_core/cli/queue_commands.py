@@ -26,6 +26,8 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
             loaded = json.loads(params_json)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--params-json is not valid JSON: {exc}")
+        except RecursionError:
+            raise UsageError("--params-json is nested too deeply")
         if not isinstance(loaded, dict):
             raise UsageError("--params-json must be a JSON object")
         params.update(loaded)

@@ -104,6 +104,9 @@ def make_engine(url_text: str) -> Engine:
             # PyMySQL's connect_timeout covers only the TCP connect: a server that accepts
             # and never answers would hang the handshake forever without a read timeout
             kwargs["connect_args"]["read_timeout"] = CONNECT_TIMEOUT
+    # An error's message must not carry the statement's values: an execution's parameters
+    # (secret_params among them) would reach the log and the terminal with it.
+    kwargs["hide_parameters"] = True
     try:
         engine = create_engine(url, **kwargs)
     except ModuleNotFoundError as exc:
