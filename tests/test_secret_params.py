@@ -89,11 +89,9 @@ def test_database_errors_never_carry_the_values(tmp_path) -> None:
     engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason="the worker's 'running X with params' line in "
-                   "worker.py is masked by the lead's change (mask_params with the spec's "
-                   "secret_params); remove this mark with it")
-def test_the_worker_log_line_shows_secret_params_masked(wf: Wfsched) -> None:
-    wf.write_config(SECRET_CONFIG)
+@pytest.mark.parametrize("start_mode", ["fork", "exec"])
+def test_the_worker_log_line_shows_secret_params_masked(wf: Wfsched, start_mode: str) -> None:
+    wf.write_config(f'start_mode = "{start_mode}"\n' + SECRET_CONFIG)
     (execution_id,) = wf.trigger("noop", api_key=SECRET, region="eu")
     wf.run("-v", "scheduler", "--once")
     log_text = (wf.home / "logs" / f"{execution_id}.log").read_text()

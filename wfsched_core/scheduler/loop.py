@@ -342,8 +342,8 @@ class Scheduler:
         if target and self.reports is not None and getattr(spawner, "reports_to_scheduler",
                                                            False):
             plan = WorkerPlan(self.reports.socket_path, self.reports.expect(execution, spec),
-                              target, spec.nice, self.options.heartbeat_interval,
-                              str(self.settings.logs_dir))
+                              target, spec.nice, tuple(spec.secret_params),
+                              self.options.heartbeat_interval, str(self.settings.logs_dir))
             env[ENV_PLAN] = plan.to_env()
             argv = [sys.executable, "-m", "wfsched_core.worker", str(execution.id)]
         else:

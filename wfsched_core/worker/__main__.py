@@ -28,6 +28,7 @@ class _Target:
 
     cls: Any
     nice: int | None
+    secret_params: tuple[str, ...] = ()
 
 
 class WorkflowImportError(Exception):
@@ -60,7 +61,8 @@ def _resolver(plan: WorkerPlan) -> Any:
     """The plan's workflow for any name (the scheduler chose it); an import error is the
     run's failure, reported like any step's."""
     try:
-        target: _Target | None = _Target(import_target(plan.target), plan.nice)
+        target: _Target | None = _Target(import_target(plan.target), plan.nice,
+                                            plan.secret_params)
         error = ""
     except Exception as exc:  # noqa: BLE001 - a broken workflow module fails its run
         target, error = None, f"cannot import {plan.target}: {type(exc).__name__}: {exc}"

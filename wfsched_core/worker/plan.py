@@ -18,6 +18,7 @@ class WorkerPlan:
     token: str  # proves to the scheduler that this worker was started for this execution
     target: str  # "package.module:QualifiedName" of the workflow class
     nice: int | None = None  # the workflow's ``nice`` (resolved with wfsched.toml)
+    secret_params: tuple[str, ...] = ()  # shown masked in the worker's own log lines
     heartbeat_interval: float = 2.0
     logs_dir: str = ""
 
@@ -26,7 +27,9 @@ class WorkerPlan:
 
     @classmethod
     def from_env(cls, value: str) -> WorkerPlan:
-        return cls(**json.loads(value))
+        fields = json.loads(value)
+        fields["secret_params"] = tuple(fields.get("secret_params") or ())
+        return cls(**fields)
 
 
 def class_target(cls: type) -> str | None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from wfsched_core.execution_log import ExecutionLogCapture, log_path
 from wfsched_core.records import utcnow
+from wfsched_core.secrets import mask_params
 from wfsched_core.status import ExecutionStatus, StepStatus
 from wfsched_core.worker.heartbeat import Heartbeat
 from wfsched_core.workflow import StepContext
@@ -57,6 +58,7 @@ class Runnable(Protocol):
 
     cls: Any
     nice: int | None
+    secret_params: tuple[str, ...]
 
 
 class Reporter(Protocol):
@@ -150,7 +152,8 @@ class _StepRun:
             if spec.nice:
                 os.nice(spec.nice)
             log.info("running %s #%s attempt %s with params %s", execution.workflow,
-                     execution.id, execution.attempt, execution.params)
+                     execution.id, execution.attempt,
+                     mask_params(execution.params, spec.secret_params))
             instance = spec.cls()
             ctx = StepContext(params=dict(execution.params), execution_id=execution.id,
                               attempt=execution.attempt, workflow=execution.workflow,
