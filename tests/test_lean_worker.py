@@ -72,3 +72,52 @@ def test_a_worker_taking_over_finds_its_final_status_already_committed(
     assert fired == []  # announced once, by whoever committed it
     assert store.get_execution(execution.id).finished_at <= utcnow()
     assert len(store.list_executions()) == 1
+
+
+def _report_socket(pid: int) -> str:
+    import psutil
+
+    for connection in psutil.Process(pid).net_connections(kind="unix"):
+        if connection.laddr and "wfsched-reports-" in connection.laddr:
+            return connection.laddr
+    return ""
+
+
+def test_the_report_channel_takes_reports_only_from_the_workers_it_started(
+        wf: Wfsched, work_dir: Path) -> None:
+    """A process that is not the worker started for an execution (no token, a wrong
+    one, or garbage) is refused and changes nothing; the channel serves on."""
+    import json
+    import os
+    import signal
+    import socket
+
+    from helpers import wait_until
+
+    daemon = wf.popen("scheduler", "--max-concurrent", "2")
+    try:
+        path = wait_until(lambda: _report_socket(daemon.pid), 60, "the report socket")
+        assert oct(os.stat(os.path.dirname(path)).st_mode & 0o777) == "0o700"
+        (running,) = wf.trigger("hang", dir=work_dir)
+        wait_until(lambda: wf.records(work_dir, "started"), 60, "the real worker's step")
+        answers = []
+        for line in (json.dumps({"op": "start", "id": running, "token": "guess",
+                                 "pid": os.getpid(), "first_step": "hang"}),
+                     json.dumps({"op": "start", "id": running}),
+                     json.dumps({"op": "finish", "status": "completed"}), "not json"):
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(path)
+                sock.sendall(line.encode() + b"\n")
+                answers.append(sock.makefile("rb").readline())
+        refused = [json.loads(a) for a in answers[:3]]
+        assert all(not a["ok"] for a in refused), refused
+        assert answers[3] == b""  # garbage: the connection is closed
+        assert wf.execution(running).status is ExecutionStatus.RUNNING  # untouched
+        (later,) = wf.trigger("mark", dir=work_dir)
+        assert wf.wait_for_status(later, "completed", timeout=60).exit_code == 0
+        wf.run("cancel", str(running))
+        assert wf.wait_for_status(running, "cancelled", timeout=60).error \
+            == "cancelled while running"
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)

@@ -239,7 +239,11 @@ class WorkerReports:
     def _round(self, requests: list[_Request]) -> None:
         """Apply every valid request in one transaction, answer each, queue the events."""
         for request in requests:
-            self._to_report(request)
+            try:
+                self._to_report(request)
+            except (KeyError, ValueError, TypeError) as exc:  # not what a worker sends
+                request.report = None
+                request.reply = {"ok": False, "error": f"malformed report: {exc!r}"}
         valid = [r for r in requests if r.report is not None]
         if valid:
             results = self._apply([r.report for r in valid])  # type: ignore[misc]
