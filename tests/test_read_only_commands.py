@@ -14,7 +14,6 @@ READ_ONLY = [
     ["cancel", "1"],
     ["status"],
     ["schedulers", "list"],
-    ["workflows", "list"],
     ["prune", "--older-than", "30d"],
 ]
 
@@ -62,6 +61,17 @@ def test_the_default_database_is_not_created_by_reading(wf: Wfsched, tmp_path: P
     (execution_id,) = wf.trigger("noop")
     assert (fresh_home / "wfsched.db").exists()
     assert str(execution_id) in wf.run("executions", "list").stdout
+
+
+def test_workflows_list_before_anything_ran_shows_what_is_installed(
+        wf: Wfsched, tmp_path: Path) -> None:
+    """The first command after an install: the workflows, nothing run yet, and still no
+    database created by reading."""
+    path = tmp_path / "nonexistent" / "dir" / "x.db"
+    result = wf.run("--database-url", f"sqlite:///{path}", "workflows", "list", "--json")
+    entries = {e["name"]: e for e in __import__("json").loads(result.stdout)}
+    assert "noop" in entries and entries["noop"]["last_executed"] is None
+    assert not (tmp_path / "nonexistent").exists()
 
 
 @pytest.mark.parametrize("args", [["trigger", "noop"], ["db", "upgrade"],

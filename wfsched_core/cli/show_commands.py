@@ -28,9 +28,13 @@ def workflows() -> None:
 @pass_app
 def workflows_list(app: App, as_json: bool) -> None:
     """Every workflow: description, schedule, last run; broken ones with the reason."""
+    from wfsched_core.db.engine import missing_sqlite_file
     from wfsched_core.workflow_listing import describe_workflows
 
-    entries = describe_workflows(app.hooks.catalog(), app.store)
+    # what is installed is worth showing before anything ran: no database yet is no
+    # history yet (and reading never creates one)
+    store = None if missing_sqlite_file(app.settings.database_url) else app.store
+    entries = describe_workflows(app.hooks.catalog(), store)
     if as_json:
         echo_json(entries)
         return
