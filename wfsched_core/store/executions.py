@@ -113,13 +113,22 @@ class ExecutionsMixin(StoreBase):
         workflow across every scheduler: the workflow's row is locked while counting, so
         two schedulers cannot both take the last slot. ``queues`` restricts the claim to
         those queues (None in it means the unnamed default queue). ``admit`` may hold an
-        execution back by returning a reason, stored as its ``wait_reason``.
+        execution back by returning a reason, stored as its ``wait_reason``: it is asked
+        *before* the claim's transaction, on a plain read of the candidates, so a slow
+        admission plugin never holds a lock; the claim then takes only rows it admitted,
+        each with its compare-and-set (a row claimed or ended meanwhile is not taken).
         """
         if limit <= 0:
             return []
         now = now or utcnow()
-        query = statements.claim_candidates(None if queues is None else tuple(queues),
-                                            self.skip_locked)
+        queue_key = None if queues is None else tuple(queues)
+        verdicts: dict[int, str | None] | None = None
+        if admit is not None:
+            with self._read() as conn:
+                candidates = conn.execute(statements.claim_candidates(queue_key, False), {
+                    "b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
+            verdicts = {row.id: admit(to_execution(row)) for row in candidates}
+        query = statements.claim_candidates(queue_key, self.skip_locked)
         claimed: list[Execution] = []
         with self._write() as conn:
             rows = conn.execute(query, {"b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
@@ -128,13 +137,14 @@ class ExecutionsMixin(StoreBase):
             for row in rows:
                 if len(claimed) >= limit:
                     break
-                execution = to_execution(row)
+                if verdicts is not None and row.id not in verdicts:
+                    continue  # arrived after admission was asked: the next tick asks
                 cap = (concurrency or {}).get(row.workflow)
                 reason = None
                 if cap is not None and active.get(row.workflow, 0) >= cap:
                     reason = f"concurrency limit: {cap} of {row.workflow} already running"
-                elif admit is not None:
-                    reason = admit(execution)
+                elif verdicts is not None:
+                    reason = verdicts[row.id]
                 if reason:
                     if reason != row.wait_reason:
                         conn.execute(update(executions).where(executions.c.id == row.id)
@@ -144,7 +154,8 @@ class ExecutionsMixin(StoreBase):
                                       {"b_id": row.id, "b_owner": owner, "b_now": now})
                 if result.rowcount == 1:
                     active[row.workflow] = active.get(row.workflow, 0) + 1
-                    claimed.append(replace(execution, claimed_by=owner, wait_reason=None))
+                    claimed.append(replace(to_execution(row), claimed_by=owner,
+                                           wait_reason=None))
         return claimed
 
     def _lock_and_count_active(self, conn: Connection, names: set[str],
