@@ -109,12 +109,14 @@ class CeleryHosts:
     def env(self) -> dict[str, str]:
         return dict(self.wf.env, WFSCHED_CELERY_BROKER_URL=self.broker_url)
 
-    def start(self, host: str, concurrency: int = 3) -> subprocess.Popen[str]:
+    def start(self, host: str, concurrency: int = 3,
+              queues: tuple[str, ...] = ()) -> subprocess.Popen[str]:
         out = open(self.wf.home / f"{host}.out", "w")  # noqa: SIM115 - closed by the OS
+        queue_args = [arg for queue in queues for arg in ("--queue", queue)]
         argv = ["unshare", "--uts", PYTHON, "-c", _SET_HOSTNAME_THEN_EXEC, host,
                 *self.wf.argv("celery-worker", "--name", f"wfsched@{host}",
-                              "--concurrency", str(concurrency), "--without-gossip",
-                              "--without-mingle")]
+                              "--concurrency", str(concurrency), *queue_args,
+                              "--without-gossip", "--without-mingle")]
         process = subprocess.Popen(argv, env=self.env, cwd=self.wf.home, text=True,
                                    stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)

@@ -27,8 +27,10 @@ def _max_in_flight(intervals: list[tuple[datetime, datetime]]) -> int:
 @POSTGRESQL
 def test_sixty_executions_run_once_on_both_hosts_within_the_limit(
         db_kind: str, wf: Wfsched, work_dir: Path, celery_hosts: CeleryHosts) -> None:
+    # noop is routed to a queue of its own, which only host B consumes
+    wf.write_config('[workflows.noop]\nqueue = "b-only"\n')
     celery_hosts.start("host-a", concurrency=4)
-    celery_hosts.start("host-b", concurrency=4)
+    celery_hosts.start("host-b", concurrency=4, queues=("wfsched", "b-only"))
     ids = (wf.trigger("mark", count=30, dir=work_dir, seconds=0.2)
            + wf.trigger("noop", count=15)
            + wf.trigger("interval", count=15, seconds=0.2))
@@ -42,6 +44,9 @@ def test_sixty_executions_run_once_on_both_hosts_within_the_limit(
     ran = wf.records(work_dir, "ran")
     assert sorted(r["execution_id"] for r in ran) == sorted(ids[:30]), "ran twice or not"
     assert {r["host"] for r in ran} <= {"host-a", "host-b"}
+    assert {e.host for e in executions if e.workflow == "noop"} == {"host-b"}
+    shown = wf.json("executions", "show", str(ids[0]))
+    assert shown["spawner"] == "celery" and shown["host"] in ("host-a", "host-b"), shown
     peak = _max_in_flight([(e.started_at, e.finished_at) for e in executions])
     assert peak <= 6, f"{peak} executions ran at once with --max-concurrent 6"
 
