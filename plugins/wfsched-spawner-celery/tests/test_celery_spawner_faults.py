@@ -14,10 +14,8 @@ import psutil
 import pytest
 from celery_hosts import CeleryHosts, RedisServer
 from helpers import Wfsched, wait_until
-from wfsched_spawner_celery.celery_app import TASK_NAME, build_celery_app
+from wfsched_spawner_celery.celery_app import TASK_NAME, build_celery_app, database_name
 from wfsched_spawner_celery.options import CeleryOptions
-
-from wfsched_core.db.engine import mask_url
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow,
               pytest.mark.parametrize("db_kind", ["postgresql"])]
@@ -51,12 +49,13 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def _send_again(wf: Wfsched, redis_server: RedisServer, execution_id: int) -> None:
+def _send_again(wf: Wfsched, redis_server: RedisServer, execution_id: int,
+                database: str | None = None) -> None:
     """Deliver the execution's task once more, by hand, as the scheduler sent it."""
     owner = wf.execution(execution_id).claimed_by
     app = build_celery_app(CeleryOptions(broker_url=redis_server.url))
-    app.send_task(TASK_NAME, args=[execution_id, owner, mask_url(wf.database_url)],
-                  queue="wfsched")
+    app.send_task(TASK_NAME, queue="wfsched", args=[
+        execution_id, owner, database or database_name(wf.database_url)])
 
 
 def test_a_task_delivered_twice_runs_its_execution_once(
@@ -73,6 +72,9 @@ def test_a_task_delivered_twice_runs_its_execution_once(
     _send_again(wf, redis_server, execution_id)  # after it ended
     wait_until(lambda: "it is already completed; nothing to do"
                in celery_hosts.output_of("host-a"), 30, "the third delivery to be refused")
+    _send_again(wf, redis_server, execution_id, database="another_database")
+    wait_until(lambda: "the task is for database 'another_database'"
+               in celery_hosts.output_of("host-a"), 30, "a task for another database refused")
     assert len(wf.records(work_dir, "ran")) == 1
     assert wf.execution(execution_id).status.value == "completed"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from celery import Celery
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 if TYPE_CHECKING:
     from wfsched_spawner_celery.options import CeleryOptions
@@ -16,6 +18,16 @@ if TYPE_CHECKING:
 #: the name of the task that runs one execution (sent by name: the scheduler need not
 #: import the worker's side)
 TASK_NAME = "wfsched.execute"
+
+
+def database_name(url: str) -> str:
+    """The name of the database a URL points at (never its password): what a task names
+    its database by, so that a worker serving another database refuses it. The name
+    alone, because the scheduler and the worker may spell host and driver differently."""
+    try:
+        return make_url(url).database or ""
+    except ArgumentError:
+        return ""
 
 
 def build_celery_app(options: CeleryOptions, *, for_worker: bool = False) -> Celery:

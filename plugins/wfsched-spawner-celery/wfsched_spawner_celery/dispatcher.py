@@ -30,7 +30,7 @@ class TaskMessage:
     task_id: str
     execution_id: int
     owner: str
-    database: str  # the masked database URL: the worker checks that it serves this one
+    database: str  # the database's name: the worker checks that it serves this one
     queue: str
 
 

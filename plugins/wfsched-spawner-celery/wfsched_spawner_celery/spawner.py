@@ -1,14 +1,16 @@
 """``CelerySpawner``: start each execution's worker by sending a Celery task.
 
 The task carries the execution id, the id of the scheduler that claimed it and the
-database's masked URL (never a password); a Celery worker runs ``wfsched execute ID`` in
+database's name (never a URL, so never a password); a Celery worker runs ``wfsched execute ID`` in
 a child process of its own (:mod:`wfsched_spawner_celery.task`). The scheduler cannot see
 that process: the worker's heartbeat in the database is the authority (``sees_process``
 is False, ``poll`` answers UNKNOWN), as for detached and container workers.
 
 A message can be lost (a Redis broker that restarted empty) or refused: a dispatched
-execution still ``pending`` after ``redispatch_after`` seconds gets its task sent again.
-Sending twice is safe: the execution's compare-and-set start lets only one run.
+execution still ``pending`` after ``redispatch_after`` seconds gets its task sent again,
+then after twice that, and so on (an execution merely waiting behind busy workers gets a
+few copies, not one a minute). Sending twice is safe: the execution's compare-and-set
+start lets only one run, and the other copies return at once.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wfsched_core.db.engine import mask_url
 from wfsched_core.errors import SpawnerError
 from wfsched_core.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
 from wfsched_core.status import ExecutionStatus
 from wfsched_core.worker import ENV_OWNER
-from wfsched_spawner_celery.celery_app import TASK_NAME, build_celery_app
+from wfsched_spawner_celery.celery_app import TASK_NAME, build_celery_app, database_name
 from wfsched_spawner_celery.dispatcher import Dispatcher, TaskMessage
 from wfsched_spawner_celery.options import BrokerError, CeleryOptions
 
@@ -35,6 +37,22 @@ if TYPE_CHECKING:
     from wfsched_core.store import SqlStore
 
 log = logging.getLogger(__name__)
+
+#: an execution not polled for this long is no longer tracked by the scheduler (it polls
+#: every tracked execution at each loop): what was kept to send its task again is dropped
+FORGET_AFTER = 120.0
+#: the longest wait between two sendings of one execution's task
+MAX_REDISPATCH_WAIT = 3600.0
+
+
+@dataclass
+class _Sent:
+    """What was sent for one execution, and when, to send it again if it goes unanswered."""
+
+    message: TaskMessage
+    sent_at: float
+    polled_at: float
+    resends: int = 0
 
 
 class CelerySpawner:
@@ -47,13 +65,12 @@ class CelerySpawner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.options = CeleryOptions.from_settings(settings)
-        self.database = mask_url(settings.database_url)
+        self.database = database_name(settings.database_url)
         self._app: Celery | None = None
         self._dispatcher: Dispatcher | None = None
         self._store: SqlStore | None = None
         self._lock = threading.Lock()
-        # execution id -> (when its task was last sent, the message)
-        self._sent: dict[int, tuple[float, TaskMessage]] = {}
+        self._sent: dict[int, _Sent] = {}  # by execution id
 
     @property
     def app(self) -> Celery:
@@ -84,7 +101,7 @@ class CelerySpawner:
         queue = (request.spec.queue if request.spec is not None else None) or self.options.queue
         message = TaskMessage(f"wfsched-{request.execution_id}-{uuid.uuid4().hex[:12]}",
                               request.execution_id, owner, self.database, queue)
-        self._send(message)
+        self._send(message, resends=0)
         data = {"task_id": message.task_id, "queue": queue,
                 "execution_id": request.execution_id,
                 "broker": self.options.masked_broker_url}
@@ -121,17 +138,26 @@ class CelerySpawner:
 
     # --- sending and sending again ----------------------------------------------------
 
-    def _send(self, message: TaskMessage) -> None:
+    def _send(self, message: TaskMessage, resends: int) -> None:
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(self.app, TASK_NAME, self.options.masked_broker_url)
+        now = time.monotonic()
         with self._lock:
-            self._sent[message.execution_id] = (time.monotonic(), message)
+            for execution_id in [i for i, s in self._sent.items()
+                                 if now - s.polled_at > FORGET_AFTER]:
+                del self._sent[execution_id]  # no longer tracked: it ended
+            self._sent[message.execution_id] = _Sent(message, now, now, resends)
         self._dispatcher.send(message)
 
     def _redispatch_if_unanswered(self, execution_id: int) -> None:
+        now = time.monotonic()
         with self._lock:
             sent = self._sent.get(execution_id)
-        if sent is None or time.monotonic() - sent[0] < self.options.redispatch_after:
+            if sent is None:
+                return
+            sent.polled_at = now
+        wait = min(self.options.redispatch_after * 2 ** sent.resends, MAX_REDISPATCH_WAIT)
+        if now - sent.sent_at < wait:
             return
         if self._dispatcher is not None and self._dispatcher.is_waiting(execution_id):
             return  # not even sent yet: the broker is away
@@ -140,12 +166,11 @@ class CelerySpawner:
         except Exception as exc:  # the database away: ask again at the next poll
             log.debug("cannot read execution %s: %s", execution_id, exc)
             return
-        message = sent[1]
+        message = sent.message
         if execution.status is ExecutionStatus.PENDING and execution.claimed_by == message.owner:
             log.warning("execution %s: no Celery worker started it within %gs; sending its "
-                        "task %s again", execution_id, self.options.redispatch_after,
-                        message.task_id)
-            self._send(message)
+                        "task %s again", execution_id, wait, message.task_id)
+            self._send(message, resends=sent.resends + 1)
         else:
             with self._lock:
                 self._sent.pop(execution_id, None)

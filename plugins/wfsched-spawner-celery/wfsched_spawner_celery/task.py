@@ -42,7 +42,7 @@ class WorkerContext:
 
     settings: Settings
     store: SqlStore
-    database: str  # the database URL, masked: what a task names its database by
+    database: str  # the database's name: what a task names its database by
 
     @property
     def interval(self) -> float:
@@ -58,10 +58,10 @@ def worker_context(pid: int) -> WorkerContext:
     """The context of pool process ``pid`` (keyed by pid: a forked pool process must not
     share the database connections of the process it was forked from)."""
     from wfsched_core.cli.app import App
-    from wfsched_core.db.engine import mask_url
+    from wfsched_spawner_celery.celery_app import database_name
 
     app = App()
-    return WorkerContext(app.settings, app.store, mask_url(app.settings.database_url))
+    return WorkerContext(app.settings, app.store, database_name(app.settings.database_url))
 
 
 def run_execution_task(execution_id: int, owner: str, database: str, *,
@@ -70,8 +70,9 @@ def run_execution_task(execution_id: int, owner: str, database: str, *,
     context = worker_context(os.getpid())
     result: dict[str, Any] = {"execution_id": execution_id, "worker": node, "ran": False}
     if database != context.database:
-        log.error("execution %s: refused, the task is for database %s and this worker "
-                  "serves %s", execution_id, database, context.database)
+        log.error("execution %s: refused, the task is for database %r and this worker "
+                  "serves %r (check WFSCHED_DATABASE_URL on this host)", execution_id,
+                  database, context.database)
         return result
     refusal = _refusal(context, execution_id, owner)
     if refusal:
