@@ -62,21 +62,22 @@ def test_a_task_delivered_twice_runs_its_execution_once(
         db_kind: str, wf: Wfsched, work_dir: Path, celery_hosts: CeleryHosts,
         redis_server: RedisServer, schedulers) -> None:
     celery_hosts.start("host-a", concurrency=2)
-    [execution_id] = wf.trigger("mark", dir=work_dir, seconds=2)
+    [execution_id] = wf.trigger("hang", dir=work_dir)  # runs until it is cancelled
     schedulers()
-    wf.wait_for_status(execution_id, "running", timeout=60)
+    _records(wf, work_dir, "started", 1)
     _send_again(wf, redis_server, execution_id)  # while it runs
     wait_until(lambda: "it is already running; nothing to do"
-               in celery_hosts.output_of("host-a"), 30, "the second delivery to be refused")
-    wf.wait_for_status(execution_id, "completed", timeout=60)
+               in celery_hosts.output_of("host-a"), 60, "the second delivery to be refused")
+    wf.run("cancel", str(execution_id))
+    wf.wait_for_status(execution_id, "cancelled")
     _send_again(wf, redis_server, execution_id)  # after it ended
-    wait_until(lambda: "it is already completed; nothing to do"
-               in celery_hosts.output_of("host-a"), 30, "the third delivery to be refused")
+    wait_until(lambda: "it is already cancelled; nothing to do"
+               in celery_hosts.output_of("host-a"), 60, "the third delivery to be refused")
     _send_again(wf, redis_server, execution_id, database="another_database")
     wait_until(lambda: "the task is for database 'another_database'"
-               in celery_hosts.output_of("host-a"), 30, "a task for another database refused")
-    assert len(wf.records(work_dir, "ran")) == 1
-    assert wf.execution(execution_id).status.value == "completed"
+               in celery_hosts.output_of("host-a"), 60, "a task for another database refused")
+    assert len(wf.records(work_dir, "started")) == 1
+    assert wf.execution(execution_id).status.value == "cancelled"
 
 
 def test_cancel_and_timeout_reach_the_remote_process_tree(

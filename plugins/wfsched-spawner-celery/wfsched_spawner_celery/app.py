@@ -9,14 +9,19 @@ node name filled in.
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 
 from wfsched_core.config import load_settings
 from wfsched_spawner_celery.celery_app import TASK_NAME, build_celery_app
 from wfsched_spawner_celery.options import CeleryOptions
-from wfsched_spawner_celery.task import run_execution_task
+from wfsched_spawner_celery.task import run_execution_task, worker_context
+
+log = logging.getLogger(__name__)
 
 
 def create_worker_app() -> Celery:
@@ -31,6 +36,16 @@ def create_worker_app() -> Celery:
                                   node=task.request.hostname or "unknown")
 
     return app
+
+
+@worker_process_init.connect
+def _warm_pool_process(**_kwargs: Any) -> None:
+    """Load the plugins and open the store when a pool process starts, not at its first
+    task (a second of a small machine's time, paid while no execution waits)."""
+    try:
+        worker_context(os.getpid())
+    except Exception as exc:  # the first task tries again and reports it
+        log.warning("wfsched: cannot prepare this pool process yet: %s", exc)
 
 
 # Celery's ``-A MODULE`` looks for this name.

@@ -44,6 +44,10 @@ def build_celery_app(options: CeleryOptions, *, for_worker: bool = False) -> Cel
         # the scheduler never waits long on a broker that is away: its dispatcher retries
         transport.update(socket_timeout=options.connect_timeout,
                          socket_connect_timeout=options.connect_timeout)
+    else:
+        # a pool process loads the plugins and opens the store as it starts (app.py):
+        # on a busy host that can take longer than Celery's default 4 s
+        app.conf.worker_proc_alive_timeout = 60.0
     app.conf.update(
         task_default_queue=options.queue,
         task_acks_late=True,
