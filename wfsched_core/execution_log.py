@@ -52,16 +52,23 @@ class _RecordingHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that remembers a failed write instead of only printing it (to
     the very stream that failed): a full disk must not cut the log silently."""
 
-    def __init__(self, stream: Any, capture: ExecutionLogCapture) -> None:
+    def __init__(self, stream: Any, capture: ExecutionLogCapture | None) -> None:
         super().__init__(stream)
         self.capture = capture
+        self.setFormatter(_FORMATTER)
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         error = sys.exc_info()[1]
-        if isinstance(error, OSError):
+        if isinstance(error, OSError) and self.capture is not None:
             self.capture.write_failed(error)
         else:
             super().handleError(record)
+
+
+_FORMATTER = logging.Formatter(LOG_FORMAT)
+# Built once (a forked worker inherits it ready): a handler registers itself with the
+# logging module, and making one was a tenth of a short execution's cost.
+_SHARED_HANDLER = _RecordingHandler(None, None)
 
 
 class ExecutionLogCapture:
@@ -88,13 +95,19 @@ class ExecutionLogCapture:
             sys.stdout = _Tee(self._file, sys.stdout)  # type: ignore[assignment]
             sys.stderr = _Tee(self._file, sys.stderr)  # type: ignore[assignment]
         else:
-            # line-buffer so that `logs --follow` and a crash lose nothing
+            # line-buffer so that `logs --follow` and a crash lose nothing (a forked
+            # worker's streams write through already)
             for stream in (sys.stdout, sys.stderr):
                 reconfigure = getattr(stream, "reconfigure", None)
-                if reconfigure:
+                if reconfigure and not getattr(stream, "write_through", False) \
+                        and not getattr(stream, "line_buffering", False):
                     reconfigure(line_buffering=True)
-        self._handler = _RecordingHandler(sys.stderr, self)
-        self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        if _SHARED_HANDLER.capture is None:  # one execution per worker: the usual case
+            self._handler = _SHARED_HANDLER
+            _SHARED_HANDLER.stream = sys.stderr
+            _SHARED_HANDLER.capture = self
+        else:
+            self._handler = _RecordingHandler(sys.stderr, self)
         root = logging.getLogger()
         self._saved_handlers = root.handlers[:]
         root.handlers = [self._handler]  # the CLI's own handler would write every line twice
@@ -110,6 +123,8 @@ class ExecutionLogCapture:
     def __exit__(self, *exc: object) -> None:
         if self._handler is not None:
             logging.getLogger().handlers = self._saved_handlers
+            if self._handler is _SHARED_HANDLER:
+                _SHARED_HANDLER.capture = None
         if self._saved is not None:
             sys.stdout, sys.stderr = self._saved
         if self._file is not None:

@@ -87,6 +87,11 @@ class StoreBase:
     def _read(self) -> Any:
         return self._connection(write=False)
 
+    def _no_self_wake(self, conn: Connection) -> None:
+        """Skip the SQLite wake-up this transaction asked for: its writer is the one
+        scheduler of the database, which wakes itself (a poke would only wake it again)."""
+        conn.info.pop(_WAKE, None)
+
     def _notify(self, conn: Connection) -> None:
         """Wake idle schedulers (PostgreSQL LISTEN/NOTIFY; delivered at commit)."""
         if self.can_listen:

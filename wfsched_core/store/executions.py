@@ -122,12 +122,8 @@ class ExecutionsMixin(StoreBase):
             return []
         now = now or utcnow()
         queue_key = None if queues is None else tuple(queues)
-        verdicts: dict[int, str | None] | None = None
-        if admit is not None:
-            with self._read() as conn:
-                candidates = conn.execute(statements.claim_candidates(queue_key, False), {
-                    "b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
-            verdicts = {row.id: admit(to_execution(row)) for row in candidates}
+        verdicts = None if admit is None else self._admission_verdicts(
+            admit, limit, queue_key, concurrency or {}, now)
         query = statements.claim_candidates(queue_key, self.skip_locked)
         claimed: list[Execution] = []
         with self._write() as conn:
@@ -137,13 +133,13 @@ class ExecutionsMixin(StoreBase):
             for row in rows:
                 if len(claimed) >= limit:
                     break
-                if verdicts is not None and row.id not in verdicts:
-                    continue  # arrived after admission was asked: the next tick asks
                 cap = (concurrency or {}).get(row.workflow)
                 reason = None
                 if cap is not None and active.get(row.workflow, 0) >= cap:
                     reason = f"concurrency limit: {cap} of {row.workflow} already running"
                 elif verdicts is not None:
+                    if row.id not in verdicts:
+                        continue  # not asked (arrived since, or beyond what fits): next tick
                     reason = verdicts[row.id]
                 if reason:
                     if reason != row.wait_reason:
@@ -157,6 +153,29 @@ class ExecutionsMixin(StoreBase):
                     claimed.append(replace(to_execution(row), claimed_by=owner,
                                            wait_reason=None))
         return claimed
+
+    def _admission_verdicts(self, admit: Callable[[Execution], str | None], limit: int,
+                            queue_key: tuple[str | None, ...] | None,
+                            concurrency: Mapping[str, int], now: datetime,
+                            ) -> dict[int, str | None]:
+        """Ask ``admit`` about the candidates, best first, outside any transaction: until
+        ``limit`` are admitted, and no more of a capped workflow than its cap (more could
+        not run now anyway)."""
+        with self._read() as conn:
+            candidates = conn.execute(statements.claim_candidates(queue_key, False), {
+                "b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
+        verdicts: dict[int, str | None] = {}
+        admitted: dict[str, int] = {}
+        for row in candidates:
+            if sum(admitted.values()) >= limit:
+                break
+            cap = concurrency.get(row.workflow)
+            if cap is not None and admitted.get(row.workflow, 0) >= cap:
+                continue
+            verdicts[row.id] = reason = admit(to_execution(row))
+            if reason is None:
+                admitted[row.workflow] = admitted.get(row.workflow, 0) + 1
+        return verdicts
 
     def _lock_and_count_active(self, conn: Connection, names: set[str],
                                concurrency: Mapping[str, int]) -> dict[str, int]:

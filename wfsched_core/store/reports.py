@@ -103,6 +103,7 @@ class WorkerReportsMixin(ExecutionsMixin):
                                              {"b_ids": ids}).scalars())
                 for i in beating:
                     results[i] = reports[i].execution_id in cancelled
+            self._no_self_wake(conn)  # the scheduler applying them is SQLite's only one
         return results
 
     def _apply_one(self, conn: Any, owner: str, host: str, report: WorkerReport,
