@@ -283,7 +283,9 @@ class Scheduler:
                                            concurrency=self.concurrency,
                                            queues=self.options.queues)
         started = self._start_workers(claimed)
-        if started:  # one transaction for the tick's workers
+        if started and self.reports is not None:  # with the reports' next commit
+            self.reports.record_handles(started)
+        elif started:  # one transaction for the tick's workers
             self.store.record_handles(self.id, started)
 
     def _admission(self, execution: Execution) -> str | None:

@@ -38,6 +38,7 @@ from wfsched_core.retry import next_attempt_at
 from wfsched_core.status import ExecutionStatus
 from wfsched_core.store.reports import (
     FinishReport,
+    HandleReport,
     HeartbeatReport,
     StartReport,
     StepReport,
@@ -104,11 +105,12 @@ class WorkerReports:
         self._directory = ""
         self._lock = threading.Lock()
         self._expected: dict[int, _Expected] = {}
+        self._handles: list[HandleReport] = []  # to record with the next round
         self._finished: dict[int, Execution] = {}
         self._events: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._selector = selectors.DefaultSelector()
         self._listener: socket.socket | None = None
-        self._stop_read, self._stop_write = -1, -1
+        self._wake_read, self._wake_write = -1, -1
         self._threads: list[threading.Thread] = []
 
     # --- the scheduler's side --------------------------------------------------------
@@ -123,9 +125,9 @@ class WorkerReports:
         listener.listen(128)
         listener.setblocking(False)
         self._listener = listener
-        self._stop_read, self._stop_write = os.pipe()
+        self._wake_read, self._wake_write = os.pipe()
         self._selector.register(listener, selectors.EVENT_READ, "listener")
-        self._selector.register(self._stop_read, selectors.EVENT_READ, "stop")
+        self._selector.register(self._wake_read, selectors.EVENT_READ, "wake")
         for target, name in ((self._serve, "wfsched-reports"),
                              (self._deliver_events, "wfsched-report-events")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -138,6 +140,14 @@ class WorkerReports:
         with self._lock:
             self._expected[execution.id] = _Expected(execution, spec, token)
         return token
+
+    def record_handles(self, started: list[tuple[int, str, dict[str, Any], int | None]],
+                       ) -> None:
+        """Record how to find these workers again (``SqlStore.record_handles``), with the
+        next round's commit instead of a transaction of their own."""
+        with self._lock:
+            self._handles.extend(HandleReport(*entry) for entry in started)
+        os.write(self._wake_write, b"h")
 
     def forget(self, execution_id: int) -> None:
         """The worker is gone: take no more reports for it."""
@@ -155,7 +165,7 @@ class WorkerReports:
         deliver the events still queued, within a bound."""
         if self._listener is None:
             return
-        os.write(self._stop_write, b"x")
+        os.write(self._wake_write, b"s")
         serve, deliver = self._threads
         serve.join(timeout=_SEND_TIMEOUT * 2)
         self._events.put(None)
@@ -173,14 +183,15 @@ class WorkerReports:
             while True:
                 requests: list[_Request] = []
                 for key, _ in self._selector.select():
-                    if key.data == "stop":
-                        return
-                    if key.data == "listener":
+                    if key.data == "wake":
+                        if b"s" in os.read(self._wake_read, 4096):
+                            self._round([])  # the handles still to record
+                            return
+                    elif key.data == "listener":
                         self._accept()
                     else:
                         requests.extend(self._read(key.data))
-                if requests:
-                    self._round(requests)
+                self._round(requests)
         except Exception:  # never silently: the workers then record directly
             log.exception("the workers' report channel failed; workers record directly")
         finally:
@@ -230,14 +241,19 @@ class WorkerReports:
                 self._drop(key.data)
         if self._listener is not None:
             self._listener.close()
-        os.close(self._stop_read)
-        os.close(self._stop_write)
+        os.close(self._wake_read)
+        os.close(self._wake_write)
         self._selector.close()
 
     # --- a round ---------------------------------------------------------------------
 
     def _round(self, requests: list[_Request]) -> None:
-        """Apply every valid request in one transaction, answer each, queue the events."""
+        """Apply every valid request (and the handles to record) in one transaction,
+        answer each, queue the events."""
+        with self._lock:
+            handles, self._handles = self._handles, []
+        if not requests and not handles:
+            return
         for request in requests:
             try:
                 self._to_report(request)
@@ -245,10 +261,13 @@ class WorkerReports:
                 request.report = None
                 request.reply = {"ok": False, "error": f"malformed report: {exc!r}"}
         valid = [r for r in requests if r.report is not None]
-        if valid:
-            results = self._apply([r.report for r in valid])  # type: ignore[misc]
-            for request, result in zip(valid, results, strict=True):
-                self._answer(request, result)
+        results = self._apply([*handles, *(r.report for r in valid)])  # type: ignore[misc]
+        for handle, result in zip(handles, results, strict=False):
+            if isinstance(result, Exception):
+                log.error("cannot record the handle of execution %s's worker: %s",
+                          handle.execution_id, str(result).splitlines()[0])
+        for request, result in zip(valid, results[len(handles):], strict=True):
+            self._answer(request, result)
         for request in requests:
             self._send(request)
 
@@ -267,7 +286,7 @@ class WorkerReports:
                 return
             connection.execution_id = execution_id
             request.report = StartReport(execution_id, int(message["pid"]),
-                                         message.get("first_step"))
+                                         message.get("first_step"), expected.execution)
             return
         execution_id = connection.execution_id
         expected = self._expected_for(execution_id)
@@ -287,7 +306,7 @@ class WorkerReports:
             request.report = FinishReport(
                 expected.execution.id, status, int(message.get("exit_code") or 0),
                 message.get("error"), message.get("detail"),
-                step_from_wire(message.get("last_step")), retry_at)
+                step_from_wire(message.get("last_step")), retry_at, expected.execution)
         else:
             request.reply = {"ok": False, "error": f"unknown report {op!r}"}
 

@@ -161,7 +161,7 @@ class ExecutionsMixin(StoreBase):
         """Ask ``admit`` about the candidates, best first, outside any transaction: until
         ``limit`` are admitted, and no more of a capped workflow than its cap (more could
         not run now anyway)."""
-        with self._read() as conn:
+        with self._read() as conn:  # closed before any plugin code runs
             candidates = conn.execute(statements.claim_candidates(queue_key, False), {
                 "b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
         verdicts: dict[int, str | None] = {}
@@ -200,17 +200,22 @@ class ExecutionsMixin(StoreBase):
                        started: Sequence[tuple[int, str, dict[str, Any], int | None]]) -> None:
         """Remember how to find the workers of one tick again (their spawner and handle),
         in one transaction: ``(execution_id, spawner, handle, pid)`` each."""
+        with self._write() as conn:
+            self._record_handles_in(conn, owner, started)
+
+    def _record_handles_in(self, conn: Connection, owner: str,
+                           started: Sequence[tuple[int, str, dict[str, Any], int | None]],
+                           ) -> None:
         with_pid = [{"b_id": execution_id, "b_owner": owner, "b_spawner": spawner,
                      "b_handle": json.dumps(handle), "b_pid": pid}
                     for execution_id, spawner, handle, pid in started if pid is not None]
-        with self._write() as conn:
-            if with_pid:
-                conn.execute(statements.RECORD_HANDLE, with_pid)
-            for execution_id, spawner, handle, pid in started:
-                if pid is None:  # a strategy that cannot tell the PID: keep the column
-                    conn.execute(update(executions).where(
-                        executions.c.id == execution_id, executions.c.claimed_by == owner,
-                    ).values(spawner=spawner, worker_handle=json.dumps(handle)))
+        if with_pid:
+            conn.execute(statements.RECORD_HANDLE, with_pid)
+        for execution_id, spawner, handle, pid in started:
+            if pid is None:  # a strategy that cannot tell the PID: keep the column
+                conn.execute(update(executions).where(
+                    executions.c.id == execution_id, executions.c.claimed_by == owner,
+                ).values(spawner=spawner, worker_handle=json.dumps(handle)))
 
     def adopt(self, execution_id: int, from_owner: str | None, to_owner: str) -> bool:
         """Take over a running execution whose owner died (compare-and-set on the owner)."""
@@ -268,8 +273,12 @@ class ExecutionsMixin(StoreBase):
     def _start_in(self, conn: Connection, execution_id: int, owner: str | None, *, pid: int,
                   host: str, manual_owner: str,
                   first_step: Callable[[str], str | None] | None = None,
+                  known: Execution | None = None,
                   ) -> tuple[Execution, StepRecord | None] | None:
-        """The compare-and-set of :meth:`start_running` in ``conn``; None when it lost."""
+        """The compare-and-set of :meth:`start_running` in ``conn``; None when it lost.
+
+        ``known``: the row as its owner claimed it; then the started execution is that,
+        updated, instead of being read again."""
         now = utcnow()
         if owner is None:  # run by hand: it must be unclaimed, and becomes the caller's
             statement: Any = update(executions).where(
@@ -284,7 +293,11 @@ class ExecutionsMixin(StoreBase):
                       "b_host": host}
         if conn.execute(statement, params).rowcount != 1:
             return None
-        execution = to_execution(fetch(conn, execution_id))
+        if known is not None and owner is not None:
+            execution = replace(known, status=ExecutionStatus.RUNNING, started_at=now,
+                                heartbeat_at=now, pid=pid, host=host, wait_reason=None)
+        else:
+            execution = to_execution(fetch(conn, execution_id))
         name = first_step(execution.workflow) if first_step is not None else None
         step = self._insert_step(conn, execution_id, 1, name) if name else None
         return execution, step
@@ -368,8 +381,11 @@ class ExecutionsMixin(StoreBase):
         retry_at: datetime | None = None,
         queue_of: Callable[[str], str | None] | None = None,
         last_step: StepRecord | None = None,
+        known: Execution | None = None,
     ) -> Finished | None:
-        """The transaction of :meth:`finish_execution`, in ``conn``."""
+        """The transaction of :meth:`finish_execution`, in ``conn``. ``known``: the
+        running execution as its owner knows it; then the finished one is that, updated,
+        instead of being read again."""
         now = utcnow()
         if owner is None and tuple(expected) == (ExecutionStatus.RUNNING,):  # the worker's
             statement: Any = statements.FINISH_RUNNING
@@ -390,7 +406,11 @@ class ExecutionsMixin(StoreBase):
         result = conn.execute(statement, params)
         if result.rowcount != 1:
             return None
-        execution = to_execution(fetch(conn, execution_id))
+        if known is not None:
+            execution = replace(known, status=status, finished_at=now, exit_code=exit_code,
+                                error=error, error_detail=error_detail)
+        else:
+            execution = to_execution(fetch(conn, execution_id))
         finished = Finished(execution)
         if retry_at is not None and status is ExecutionStatus.FAILED \
                 and not execution.cancel_requested:

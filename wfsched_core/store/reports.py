@@ -12,12 +12,12 @@ only over ``running``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from wfsched_core.errors import ExecutionStateError, UnknownExecutionError
-from wfsched_core.records import StepRecord, utcnow
+from wfsched_core.records import Execution, StepRecord, utcnow
 from wfsched_core.status import ExecutionStatus
 from wfsched_core.store import statements
 from wfsched_core.store.executions import ExecutionsMixin, Finished, _not_startable
@@ -29,11 +29,23 @@ CANCELLED_WHILE_RUNNING = "cancelled while running"
 
 @dataclass
 class StartReport:
-    """The worker is about to run: ``pending`` -> ``running`` and its first step starts."""
+    """The worker is about to run: ``pending`` -> ``running`` and its first step starts.
+    ``known``: the execution as its scheduler claimed it (spares a read)."""
 
     execution_id: int
     pid: int
     first_step: str | None
+    known: Execution | None = None
+
+
+@dataclass
+class HandleReport:
+    """How the scheduler finds a worker it started again: its spawner and handle."""
+
+    execution_id: int
+    spawner: str
+    handle: dict[str, Any]
+    pid: int | None
 
 
 @dataclass
@@ -64,9 +76,10 @@ class FinishReport:
     detail: str | None
     last_step: StepRecord | None
     retry_at: datetime | None = None
+    known: Execution | None = None  # the running execution as its scheduler knows it
 
 
-WorkerReport = StartReport | StepReport | HeartbeatReport | FinishReport
+WorkerReport = StartReport | StepReport | HeartbeatReport | FinishReport | HandleReport
 #: per report: (Execution, first StepRecord | None) for a start, a StepRecord for a step,
 #: a bool (cancel requested) for a heartbeat, Finished | None for a finish, or the
 #: ExecutionStateError / UnknownExecutionError that refused it
@@ -108,11 +121,15 @@ class WorkerReportsMixin(ExecutionsMixin):
 
     def _apply_one(self, conn: Any, owner: str, host: str, report: WorkerReport,
                    queue_of: Callable[[str], str | None] | None) -> ReportResult:
+        if isinstance(report, HandleReport):
+            self._record_handles_in(conn, owner, [(report.execution_id, report.spawner,
+                                                   report.handle, report.pid)])
+            return None
         if isinstance(report, StartReport):
             first = report.first_step
             started = self._start_in(conn, report.execution_id, owner, pid=report.pid,
                                      host=host, manual_owner="",
-                                     first_step=(lambda _workflow: first))
+                                     first_step=(lambda _workflow: first), known=report.known)
             if started is None:
                 raise _not_startable(report.execution_id, fetch(conn, report.execution_id))
             return started
@@ -128,7 +145,10 @@ class WorkerReportsMixin(ExecutionsMixin):
         if status is ExecutionStatus.FAILED and conn.execute(
                 statements.CANCEL_REQUESTED, {"b_id": report.execution_id}).scalar():
             status, error, retry_at = ExecutionStatus.CANCELLED, CANCELLED_WHILE_RUNNING, None
+        known = report.known
+        if known is not None and status is ExecutionStatus.CANCELLED:
+            known = replace(known, cancel_requested=True)
         return self._finish_in(conn, report.execution_id, status, exit_code=report.exit_code,
                                error=error, error_detail=report.detail, retry_at=retry_at,
-                               queue_of=queue_of, last_step=report.last_step)
+                               queue_of=queue_of, last_step=report.last_step, known=known)
 
