@@ -55,6 +55,8 @@ _DATABASE_DOWN = (DatabaseError, OperationalError)
 # At most this often (seconds) the loop reads the rows of the workers it runs, for cancel
 # requests, timeouts and lost heartbeats: not on every worker's exit.
 OWNED_CHECK_INTERVAL = 0.25
+# How long a loop woken while workers run waits for what else happens in that instant.
+COALESCE_SECONDS = 0.002
 
 
 class Scheduler:
@@ -245,7 +247,11 @@ class Scheduler:
             owned_check = self._owned_check_at - time.monotonic()
             timeout = min(timeout, max(0.0, min(left), owned_check))
         timeout = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
-        self._wake.wait(timeout)
+        if self._wake.wait(timeout) and self.tracked and not self.stopping:
+            # woken while other workers run (one exited, or new work): let the next few
+            # exits and reports of this instant gather, so that one tick and one commit
+            # serve them all instead of one each
+            time.sleep(COALESCE_SECONDS)
         self._wake.clear()
 
     def _next_retry(self, now: datetime) -> datetime | None:
