@@ -31,6 +31,7 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "grace_period": 30.0,
     "kill_grace": 5.0,
     "notify_budget": 5.0,
+    "notify_backoff": 60.0,  # seconds a plugin that overran its budget is skipped (doubling)
     "start_mode": "exec",  # local spawner: "exec" (fresh interpreter) or "fork" (warm parent)
     "fork_spares": 1,  # fork start mode: workers forked ahead, each with its own connection
     "retention": "",  # e.g. "30d": the scheduler prunes older finished executions daily

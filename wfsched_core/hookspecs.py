@@ -233,6 +233,9 @@ LIFECYCLE_HOOKS: tuple[str, ...] = (
     "wfsched_scheduler_tick",
 )
 
+# Hooks whose third-party implementations run under wfsched's guard (wfsched_core.hook_guard).
+GUARDED_HOOKS: frozenset[str] = frozenset((*LIFECYCLE_HOOKS, "wfsched_admit"))
+
 # The event names of notifications and their hooks (contract for notifier configuration).
 EVENT_HOOKS: dict[str, str] = {
     "queued": "wfsched_execution_queued",
