@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 # crash the process); a slow or hung plugin costs the caller no more than this.
 HANDOFF = 0.5
 
-# Hook implementations defined here are the core's own built-ins: called without a thread.
-_BUILTIN_PREFIX = "wfsched_core.builtin."
-
 
 class PluginHooks:
     """Call sites of every hook, typed, guarded where a plugin must not do harm."""
