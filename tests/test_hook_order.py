@@ -203,3 +203,17 @@ def test_a_plugin_that_answers_again_after_its_backoff_is_no_longer_skipped(
     hooks.execution_completed(execution())
     assert hooks.flush(5) == 0
     assert hanger.calls == 2 and pm.guard.board.state("hanger") is None
+
+
+def test_the_breaker_is_shared_by_the_processes_of_one_home(tmp_path: Path) -> None:
+    from wfsched_core.plugin_health import BreakerBoard, open_breakers
+
+    first, second = BreakerBoard(tmp_path, 60), BreakerBoard(tmp_path, 60)  # two processes
+    state = first.trip("hanger", "wfsched_execution_queued", "did not return within 2s")
+    assert second.is_open("hanger") and not second.is_open("other")
+    assert open_breakers(tmp_path)["hanger"].opened_at == state.opened_at
+    again = second.trip("hanger", "wfsched_execution_queued", "did not return within 2s")
+    assert again.trips == 2  # a second overrun in a row: twice as long
+    assert again.open_until - again.opened_at == 120
+    first.close("hanger")
+    assert not second.is_open("hanger") and open_breakers(tmp_path) == {}

@@ -65,17 +65,16 @@ class BreakerBoard:
         self.directory = None if home is None else Path(home) / HEALTH_DIR
         self.backoff = backoff
         self._lock = threading.Lock()
+        # breakers that could not be recorded in a file (no home, a full disk): this
+        # process's own; the files are the truth otherwise
         self._local: dict[str, BreakerState] = {}
-        self._cache: dict[str, tuple[float, BreakerState | None]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], BreakerState | None]] = {}
 
     def state(self, plugin: str) -> BreakerState | None:
         """The plugin's breaker as last recorded (open or expired), or None."""
         with self._lock:
             local = self._local.get(plugin)
-        recorded = self._read(plugin)
-        if local is None or (recorded is not None and recorded.opened_at > local.opened_at):
-            return recorded
-        return local
+        return local if local is not None else self._read(plugin)
 
     def is_open(self, plugin: str) -> bool:
         state = self.state(plugin)
@@ -89,9 +88,9 @@ class BreakerBoard:
         now = time.time()
         state = BreakerState(plugin, hook, reason, now, now + self.backoff * factor, trips,
                              socket.gethostname(), os.getpid())
-        with self._lock:
-            self._local[plugin] = state
-        self._write(state)
+        if not self._write(state):
+            with self._lock:
+                self._local[plugin] = state
         return state
 
     def close(self, plugin: str) -> None:
@@ -114,27 +113,30 @@ class BreakerBoard:
             return None
         path = self.directory / _file_name(plugin)
         try:
-            mtime = path.stat().st_mtime
+            stat = path.stat()
         except OSError:
             return None
+        version = (stat.st_ino, stat.st_mtime_ns)  # os.replace gives a new inode
         cached = self._cache.get(plugin)
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == version:
             return cached[1]
         state = read_state(path)
-        self._cache[plugin] = (mtime, state)
+        self._cache[plugin] = (version, state)
         return state
 
-    def _write(self, state: BreakerState) -> None:
+    def _write(self, state: BreakerState) -> bool:
         if self.directory is None:
-            return
+            return False
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(exist_ok=True)  # inside WFSCHED_HOME, never creating it
             path = self.directory / _file_name(state.plugin)
             temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             temporary.write_text(json.dumps(asdict(state)))
             os.replace(temporary, path)  # readers see the old state or the new, never half
         except OSError as exc:  # a full disk must not turn a slow plugin into a failure
             log.warning("could not record the breaker of plugin %s: %s", state.plugin, exc)
+            return False
+        return True
 
 
 def read_state(path: Path) -> BreakerState | None:
