@@ -40,6 +40,17 @@ log = logging.getLogger(__name__)
 BUILTIN_PREFIX = "wfsched_core.builtin."
 # Set on a guarded function, so that a HookImpl is never guarded twice.
 _GUARDED = "__wfsched_guarded__"
+# Set on a guarded function: True when it guards one of the core's own built-ins.
+_BUILTIN = "__wfsched_builtin__"
+
+
+def is_third_party(impl: Any) -> bool:
+    """Whether a guarded hook implementation is a plugin's rather than a core built-in."""
+    return not getattr(impl.function, _BUILTIN, False)
+
+
+def _is_builtin(function: Callable[..., Any]) -> bool:
+    return (getattr(function, "__module__", None) or "").startswith(BUILTIN_PREFIX)
 
 
 class _Call:
@@ -123,11 +134,12 @@ class HookGuard:
                     guarded = self._guarded(impl.function, plugin_name, caller.name,
                                             wrapper=impl.wrapper)
                     setattr(guarded, _GUARDED, True)
+                    setattr(guarded, _BUILTIN, _is_builtin(impl.function))
                     impl.function = guarded  # type: ignore[misc]  # pluggy reads it per call
 
     def _guarded(self, function: Callable[..., Any], plugin: str, hook: str,
                  wrapper: bool) -> Callable[..., Any]:
-        builtin = (getattr(function, "__module__", None) or "").startswith(BUILTIN_PREFIX)
+        builtin = _is_builtin(function)
         if wrapper:
             def guarded_wrapper(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
                 return (yield from self._wrap(plugin, hook, function, args, kwargs, builtin))

@@ -5,7 +5,9 @@ Lifecycle events and admission are called through pluggy (its order, ``tryfirst`
 implementation (:mod:`wfsched_core.hook_guard`): a plugin that raises or hangs never fails
 or blocks an execution, and one that overran its budget is skipped for a while. Lifecycle
 events are delivered from this process's queue (:mod:`wfsched_core.event_queue`), off the
-path of the code that fires them.
+path of the code that fires them; in a process where no plugin implements any lifecycle
+hook, the built-ins (which log, count or send one datagram) are called in place instead,
+as a hand-over to a thread was a measurable share of a short execution's cost (issue 8).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import ConfigError, DatabaseError, WfschedError
 from wfsched_core.event_queue import EventQueue
+from wfsched_core.hook_guard import is_third_party
+from wfsched_core.hookspecs import LIFECYCLE_HOOKS
 
 if TYPE_CHECKING:
     import click
@@ -44,6 +48,9 @@ class PluginHooks:
         self.settings = settings
         self.budget = pm.guard.budget
         self._catalog: Catalog | None = None
+        # no plugin implements a lifecycle hook: the built-ins are called in place (known
+        # at the first event; plugins are all registered by then)
+        self._only_builtins: bool | None = None
         # at exit: one budget for a plugin that hangs (then its breaker skips it), a margin;
         # the firing code waits for the hand-over at most HANDOFF (or the budget if less)
         self.events = EventQueue(self._deliver, exit_bound=self.budget + 1.0,
@@ -177,7 +184,14 @@ class PluginHooks:
         return self.events.flush(timeout)
 
     def _fire(self, hook_name: str, **kwargs: Any) -> None:
-        self.events.put(hook_name, kwargs)
+        if self._only_builtins is None:
+            self._only_builtins = not any(
+                is_third_party(impl) for name in LIFECYCLE_HOOKS
+                for impl in getattr(self.pm.hook, name).get_hookimpls())
+        if self._only_builtins:  # they never block: no hand-over to pay (issue 8)
+            self._deliver(hook_name, kwargs)
+        else:
+            self.events.put(hook_name, kwargs)
 
     def _deliver(self, hook_name: str, kwargs: dict[str, Any]) -> None:
         """Called by the event queue's thread: one pluggy call, each plugin guarded."""
