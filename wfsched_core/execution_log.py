@@ -48,11 +48,32 @@ class _Tee(io.TextIOBase):
         return False
 
 
+class _RecordingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that remembers a failed write instead of only printing it (to
+    the very stream that failed): a full disk must not cut the log silently."""
+
+    def __init__(self, stream: Any, capture: ExecutionLogCapture) -> None:
+        super().__init__(stream)
+        self.capture = capture
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            self.capture.write_failed(error)
+        else:
+            super().handleError(record)
+
+
 class ExecutionLogCapture:
-    """Route a worker's output and log records into its execution's log file."""
+    """Route a worker's output and log records into its execution's log file.
+
+    ``write_error`` is the first error a log write met (the runner fails the step, and
+    never records a run ``completed`` whose log was cut).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.write_error: OSError | None = None
         self._saved: tuple[Any, Any] | None = None
         self._handler: logging.Handler | None = None
         self._file: IO[str] | None = None
@@ -72,7 +93,7 @@ class ExecutionLogCapture:
                 reconfigure = getattr(stream, "reconfigure", None)
                 if reconfigure:
                     reconfigure(line_buffering=True)
-        self._handler = logging.StreamHandler(sys.stderr)
+        self._handler = _RecordingHandler(sys.stderr, self)
         self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root = logging.getLogger()
         self._saved_handlers = root.handlers[:]
@@ -80,6 +101,11 @@ class ExecutionLogCapture:
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)
         return self
+
+    def write_failed(self, error: OSError) -> None:
+        """Remember the first failed write of the log."""
+        if self.write_error is None:
+            self.write_error = error
 
     def __exit__(self, *exc: object) -> None:
         if self._handler is not None:

@@ -184,6 +184,8 @@ class PluginHooks:
         return self.events.flush(timeout)
 
     def _fire(self, hook_name: str, **kwargs: Any) -> None:
+        if "execution" in kwargs:  # notifiers and other plugins see secrets masked
+            kwargs["execution"] = self._secrets_masked(kwargs["execution"])
         if self._only_builtins is None:
             self._only_builtins = not any(
                 is_third_party(impl) for name in LIFECYCLE_HOOKS
@@ -196,3 +198,10 @@ class PluginHooks:
     def _deliver(self, hook_name: str, kwargs: dict[str, Any]) -> None:
         """Called by the event queue's thread: one pluggy call, each plugin guarded."""
         getattr(self.pm.hook, hook_name)(**kwargs)
+
+    def _secrets_masked(self, execution: Execution) -> Execution:
+        from wfsched_core.secrets import masked_execution, secret_names
+
+        if not execution.params:
+            return execution
+        return masked_execution(execution, secret_names(self.catalog(), execution.workflow))

@@ -21,6 +21,9 @@ class App:
         self.database_url = database_url
         self.config_file = config_file
         self.verbosity = verbosity
+        # Only commands that write (scheduler, trigger) create a missing SQLite database;
+        # the others say it is missing (``db upgrade`` uses raw_store, which creates it).
+        self.creates_database = False
 
     @cached_property
     def settings(self) -> Settings:
@@ -43,6 +46,10 @@ class App:
     @cached_property
     def store(self) -> SqlStore:
         """The store, with its schema checked (and created on first use for SQLite)."""
+        if not self.creates_database:
+            from wfsched_core.db.engine import require_existing_database
+
+            require_existing_database(self.settings.database_url)
         store = self.hooks.store()
         store.ensure_schema(auto_create=True)
         return store

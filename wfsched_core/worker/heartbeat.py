@@ -5,24 +5,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from wfsched_core.store import SqlStore
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Refresh ``heartbeat_at`` every ``interval`` seconds until stopped.
+    """Call ``beat`` every ``interval`` seconds until stopped.
 
-    When the database answers that a cancel was requested, ``on_cancel`` is called once
-    (the worker then stops itself, which works whatever spawned it, on any host).
+    ``beat`` records the heartbeat (in the database, or through the scheduler) and returns
+    whether a cancel was requested; then ``on_cancel`` is called once (the worker stops
+    itself, which works whatever spawned it, on any host).
     """
 
-    def __init__(self, store: SqlStore, execution_id: int, interval: float,
+    def __init__(self, beat: Callable[[], bool], execution_id: int, interval: float,
                  on_cancel: Callable[[], None]) -> None:
-        self.store = store
+        self.beat = beat
         self.execution_id = execution_id
         self.interval = interval
         self.on_cancel = on_cancel
@@ -36,12 +33,13 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.interval + 5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.interval + 5)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                cancel = self.store.heartbeat(self.execution_id)
+                cancel = self.beat()
             except Exception as exc:  # an outage must not kill the worker; retry next beat
                 log.warning("heartbeat of execution %s failed (will retry): %s",
                             self.execution_id, exc)
