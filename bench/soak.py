@@ -11,6 +11,12 @@ Then it lets the last scheduler drain the queue and checks what must always hold
   process that ran an execution, are the ground truth: not the database);
 - no ``database is locked`` and no traceback in any scheduler output.
 
+With ``--plugins hung-and-raising`` the round also installs the test notifiers: one
+that hangs in every hook, one that raises in every hook, and one that records each event
+it is given; a share of the work is queued through ``wfsched trigger``. It then also
+checks that the scheduler's thread count stays bounded, reports how long ``trigger``
+took, and counts lifecycle events delivered twice (never allowed) or not at all.
+
 It prints the figures (and ``--json`` writes them); the exit status is 1 when an
 invariant broke. docs/reliability.md records a run.
 """
@@ -66,6 +72,9 @@ MIX: list[tuple[str, dict[str, Any], int]] = [
     ("crash", {"how": "exit", "code": 3}, 1),          # exits hard
     ("segfault", {}, 1),                               # segfaults
 ]
+# the hung-and-raising round: a scheduler's own threads (main, wake-up listener, reaper,
+# event delivery...) plus one per plugin lane, whatever the plugins do
+THREADS_BOUND = 24
 # a record file: <kind>-<execution id>-<attempt>-<pid>.json
 RECORD_NAME = re.compile(r"^[a-z_]+-(\d+)-(\d+)-(\d+)\.json$")
 
@@ -88,16 +97,27 @@ class Figures:
     database_locked_lines: int = 0
     traceback_lines: int = 0
     drain_seconds: float = 0.0
+    # the hung-and-raising plugins round
+    plugins: str = "none"
+    triggers: int = 0
+    trigger_seconds_max: float = 0.0
+    scheduler_threads_max: int = 0
+    events_duplicated: int = 0
+    final_events_missing: int = 0
 
     @property
     def invariants_hold(self) -> bool:
         return not (self.ran_more_than_once or self.left_running or self.left_pending
-                    or self.database_locked_lines or self.traceback_lines)
+                    or self.database_locked_lines or self.traceback_lines
+                    or self.events_duplicated or self.scheduler_threads_max > THREADS_BOUND)
 
 
-def install_packages(target: Path) -> None:
+def install_packages(target: Path, plugins: str = "none") -> None:
     """``pip install --target`` the suite's workflow packages for the soak's processes."""
-    for name in ("wfsched-testworkflows", "wfsched-faultworkflows"):
+    names = ["wfsched-testworkflows", "wfsched-faultworkflows"]
+    if plugins != "none":
+        names.append("wfsched-testnotifiers")
+    for name in names:
         build = target.parent / f"src-{name}"
         shutil.copytree(PACKAGES / name, build, ignore=shutil.ignore_patterns(
             "*.egg-info", "__pycache__", "build"))
@@ -110,10 +130,13 @@ class Soak:
     """One soak run in its own temporary home."""
 
     def __init__(self, home: Path, max_concurrent: int, seed: int,
-                 start_mode: str | None = None) -> None:
+                 start_mode: str | None = None, plugins: str = "none") -> None:
         self.home = home
         self.records = home / "records"
         self.records.mkdir()
+        self.events = home / "events"
+        self.events.mkdir()
+        self.plugins = plugins
         self.packages = home / "packages"
         config = CONFIG
         if start_mode:
@@ -122,7 +145,7 @@ class Soak:
         self.database_url = f"sqlite:///{home / 'wfsched.db'}"
         self.max_concurrent = max_concurrent
         self.random = random.Random(seed)
-        self.figures = Figures()
+        self.figures = Figures(plugins=plugins)
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.generation = 0
         from wfsched_core.store import SqlStore
@@ -135,6 +158,8 @@ class Soak:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WFSCHED_")}
         env.update(WFSCHED_HOME=str(self.home), WFSCHED_DATABASE_URL=self.database_url,
                    PYTHONPATH=str(self.packages))
+        if self.plugins != "none":  # the test notifiers: every hook hangs or raises
+            env.update(WFSCHED_TEST_MISBEHAVE="1", WFSCHED_TEST_EVENTS_DIR=str(self.events))
         return env
 
     # --- the scheduler -------------------------------------------------------------
@@ -176,9 +201,31 @@ class Soak:
             return
         workflow, params, _ = self.random.choices(MIX, [w for *_, w in MIX])[0]
         count = self.random.randint(1, 3)
-        self.store.enqueue(workflow, params={**params, "dir": str(self.records)},
-                           count=count)
+        params = {**params, "dir": str(self.records)}
+        if self.plugins != "none" and self.random.random() < 0.3:
+            self.trigger(workflow, params, count)  # a command that fires execution_queued
+        else:
+            self.store.enqueue(workflow, params=params, count=count)
         self.figures.queued += count
+
+    def trigger(self, workflow: str, params: dict[str, Any], count: int) -> None:
+        argv = [PYTHON, "-m", "wfsched_core", "trigger", workflow, "--count", str(count)]
+        for key, value in params.items():
+            argv += ["--param", f"{key}={value}"]
+        started = time.monotonic()
+        subprocess.run(argv, env=self.env, cwd=self.home, capture_output=True, check=True)
+        self.figures.triggers += 1
+        self.figures.trigger_seconds_max = max(self.figures.trigger_seconds_max,
+                                               time.monotonic() - started)
+
+    def sample_threads(self) -> None:
+        if self.scheduler is None:
+            return
+        try:
+            threads = psutil.Process(self.scheduler.pid).num_threads()
+        except psutil.Error:
+            return
+        self.figures.scheduler_threads_max = max(self.figures.scheduler_threads_max, threads)
 
     def kill_a_worker(self) -> None:
         """SIGKILL one running worker, checked by PID and create time (never a stranger)."""
@@ -204,6 +251,7 @@ class Soak:
         next_restart = started + self.random.uniform(10, 25)
         while time.monotonic() < end:
             self.queue_some()
+            self.sample_threads()
             now = time.monotonic()
             if now >= next_kill:
                 self.kill_a_worker()
@@ -227,6 +275,7 @@ class Soak:
                 break
             if self.scheduler.poll() is not None:
                 self.start_scheduler()  # it should not die; if it does, it is in the log
+            self.sample_threads()
             time.sleep(0.5)  # polling the database with a deadline
         self.figures.drain_seconds = time.monotonic() - started
         self.scheduler.send_signal(signal.SIGTERM)
@@ -251,11 +300,28 @@ class Soak:
                 processes[int(match.group(1))].add(int(match.group(3)))
         figures.executions_that_ran = len(processes)
         figures.ran_more_than_once = sum(1 for p in processes.values() if len(p) > 1)
+        if self.plugins != "none":
+            self.check_events(executions)
         for path in [*self.home.glob("scheduler-*.out"), *(self.home / "logs").glob("*.log")]:
             text = path.read_text(errors="replace")
             figures.database_locked_lines += text.count("database is locked")
             if path.suffix == ".out":  # worker logs hold the workflows' own tracebacks
                 figures.traceback_lines += text.count("Traceback")
+
+    def check_events(self, executions: list[Any]) -> None:
+        """Each event of an execution at most once; the final one of each ended run seen."""
+        seen: Counter[tuple[str, str]] = Counter()
+        for path in self.events.glob("*.json"):
+            event, execution_id = path.name.split("-")[:2]
+            seen[(event, execution_id)] += 1
+        # per execution (a scheduler's own events, "none", come once per scheduler run)
+        self.figures.events_duplicated = sum(
+            n - 1 for (event, execution_id), n in seen.items()
+            if n > 1 and event != "step_finished" and execution_id != "none")
+        final = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
+        self.figures.final_events_missing = sum(
+            1 for e in executions if e.status.value in final and e.started_at is not None
+            and not seen[(final[e.status.value], str(e.id))])
 
     def cleanup(self) -> None:
         """Kill whatever this soak left running (a scheduler, orphaned workers)."""
@@ -294,6 +360,12 @@ def report(figures: Figures) -> str:
         f"scheduler tracebacks {figures.traceback_lines}",
         "  invariants: " + ("hold" if figures.invariants_hold else "BROKEN"),
     ]
+    if figures.plugins != "none":
+        lines.insert(-1, f"  plugins {figures.plugins}: {figures.triggers} triggers, the "
+                     f"slowest {figures.trigger_seconds_max:.1f} s; scheduler threads at "
+                     f"most {figures.scheduler_threads_max} (bound {THREADS_BOUND}); events "
+                     f"delivered twice {figures.events_duplicated}, final events missing "
+                     f"{figures.final_events_missing}")
     return "\n".join(lines)
 
 
@@ -306,15 +378,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="the local spawner's start mode (default: wfsched's own)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    parser.add_argument("--plugins", choices=["none", "hung-and-raising"], default="none",
+                        help="also install notifiers that hang and raise in every hook")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     home = Path(tempfile.mkdtemp(prefix="wfsched-soak-"))
-    print(f"soak: seed {seed}, start mode {args.start_mode or 'default'}, home {home}",
-          flush=True)
+    print(f"soak: seed {seed}, start mode {args.start_mode or 'default'}, plugins "
+          f"{args.plugins}, home {home}", flush=True)
     soak = None
     try:
-        install_packages(home / "packages")
-        soak = Soak(home, args.max_concurrent, seed, args.start_mode)
+        install_packages(home / "packages", args.plugins)
+        soak = Soak(home, args.max_concurrent, seed, args.start_mode, args.plugins)
         figures = soak.run(args.minutes)
     finally:
         if soak is not None:

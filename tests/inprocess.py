@@ -34,8 +34,9 @@ class FakeClock:
 
 def make_scheduler(monkeypatch: Any, home: Path, database_url: str, python_path: Path,
                    config: str = "", clock: Any = None, extra_plugins: tuple = (),
-                   disable: str = "", **options: Any) -> Scheduler:
-    """A Scheduler wired like ``wfsched scheduler`` would be, in this process."""
+                   disable: str = "", prepared: bool = True, **options: Any) -> Scheduler:
+    """A Scheduler wired like ``wfsched scheduler`` would be, in this process (prepared
+    and registered, for driving its loop by hand; or not, for ``run()``)."""
     (home / "wfsched.toml").write_text(TEST_CONFIG + "\n" + config)
     monkeypatch.setenv("WFSCHED_HOME", str(home))
     monkeypatch.setenv("WFSCHED_CONFIG", str(home / "wfsched.toml"))
@@ -50,8 +51,9 @@ def make_scheduler(monkeypatch: Any, home: Path, database_url: str, python_path:
     store.ensure_schema(auto_create=True)
     opts = SchedulerOptions.from_settings(settings, **options)
     scheduler = Scheduler(store, hooks, settings, opts, clock=clock)
-    scheduler.prepare()
-    scheduler._register()
+    if prepared:
+        scheduler.prepare()
+        scheduler._register()
     return scheduler
 
 

@@ -13,7 +13,7 @@ from wfsched_core import hookimpl
 from wfsched_core.catalog import WorkflowRegistrar
 from wfsched_core.config import Settings
 from wfsched_core.errors import ConfigError
-from wfsched_core.hooks import PluginHooks
+from wfsched_core.hooks import HANDOFF, PluginHooks
 from wfsched_core.plugin_manager import get_plugin_manager
 from wfsched_core.records import Execution
 from wfsched_core.status import ExecutionStatus
@@ -96,6 +96,9 @@ def test_an_event_hook_that_raises_or_hangs_does_not_stop_the_others(tmp_path: P
     hooks = PluginHooks(pm, settings(tmp_path))
     started = time.monotonic()
     hooks.execution_completed(execution())
+    # queued: the caller waits for the hand-over at most, not for the sleeping plugin
+    assert time.monotonic() - started < HANDOFF + 0.3
+    assert hooks.flush(5) == 0
     elapsed = time.monotonic() - started
     sleeper.release.set()
     assert recorder.seen == [7]
@@ -106,7 +109,9 @@ def test_blocked_plugins_do_not_run(tmp_path: Path) -> None:
     recorder = Recorder()
     s = settings(tmp_path, disabled_plugins=("recorder",))
     pm = get_plugin_manager(s, load_entrypoints=False, extra_plugins=(("recorder", recorder),))
-    PluginHooks(pm, s).execution_completed(execution())
+    hooks = PluginHooks(pm, s)
+    hooks.execution_completed(execution())
+    assert hooks.flush(5) == 0
     assert recorder.seen == []
     assert {i.name: i for i in pm.plugin_infos()}["recorder"].blocked
 

@@ -67,6 +67,7 @@ SCHEDULER_BOUNDS: dict[str, Bound] = {
     "grace_period": Bound(0, DAY, unit="seconds"),
     "kill_grace": Bound(0, HOUR, unit="seconds"),
     "notify_budget": Bound(0.01, HOUR, unit="seconds"),
+    "notify_backoff": Bound(0, DAY, unit="seconds"),
     "fork_spares": Bound(0, MAX_FORK_SPARES, whole=True),
 }
 

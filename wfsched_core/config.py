@@ -32,6 +32,7 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "grace_period": 30.0,
     "kill_grace": 5.0,
     "notify_budget": 5.0,
+    "notify_backoff": 60.0,  # seconds a plugin that overran its budget is skipped (doubling)
     # local spawner: "fork" (forked from a warm parent; the default where fork is safe) or
     # "exec" (a fresh interpreter per worker; always used where fork is not)
     "start_mode": "fork",

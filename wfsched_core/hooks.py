@@ -1,22 +1,25 @@
 """A typed facade over ``pm.hook``: the only place the core calls hooks.
 
-Lifecycle events and admission are called one plugin at a time, each in a helper thread
-with a time budget, so a notifier that raises or hangs never fails or blocks an
-execution (one thread runs the calls in turn; one that overruns leaves it behind). The
-core's own built-in plugins (which never block: they log, count or send one datagram)
-are called directly, still guarded against errors: a thread start and join for each of
-them was a measurable share of a short execution's cost (issue 8).
+Lifecycle events and admission are called through pluggy (its order, ``tryfirst`` /
+``trylast``, wrappers around), with wfsched's guard installed inside that call on each
+implementation (:mod:`wfsched_core.hook_guard`): a plugin that raises or hangs never fails
+or blocks an execution, and one that overran its budget is skipped for a while. Lifecycle
+events are delivered from this process's queue (:mod:`wfsched_core.event_queue`), off the
+path of the code that fires them; in a process where no plugin implements any lifecycle
+hook, the built-ins (which log, count or send one datagram) are called in place instead,
+as a hand-over to a thread was a measurable share of a short execution's cost (issue 8).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import queue
-import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import ConfigError, DatabaseError, WfschedError
+from wfsched_core.event_queue import EventQueue
+from wfsched_core.hook_guard import is_third_party
+from wfsched_core.hookspecs import LIFECYCLE_HOOKS
 
 if TYPE_CHECKING:
     import click
@@ -31,8 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Hook implementations defined here are the core's own built-ins: called without a thread.
-_BUILTIN_PREFIX = "wfsched_core.builtin."
+# How long firing an event waits for its delivery: plugins that answer at once have it
+# before the caller goes on (a worker's ``started`` is out before its first step, which may
+# crash the process); a slow or hung plugin costs the caller no more than this.
+HANDOFF = 0.5
 
 
 class PluginHooks:
@@ -41,14 +46,20 @@ class PluginHooks:
     def __init__(self, pm: WfschedPluginManager, settings: Settings) -> None:
         self.pm = pm
         self.settings = settings
-        self.budget = float(settings.scheduler_option("notify_budget"))
+        self.budget = pm.guard.budget
         self._catalog: Catalog | None = None
-        self._hook_runner: _HookRunner | None = None
+        # no plugin implements a lifecycle hook: the built-ins are called in place (known
+        # at the first event; plugins are all registered by then)
+        self._only_builtins: bool | None = None
+        # at exit: one budget for a plugin that hangs (then its breaker skips it), a margin;
+        # the firing code waits for the hand-over at most HANDOFF (or the budget if less)
+        self.events = EventQueue(self._deliver, exit_bound=self.budget + 1.0,
+                                 handoff=min(HANDOFF, self.budget))
 
     # configuration
     def configure(self) -> None:
         """Let each plugin validate its table; a ConfigError stops the command."""
-        for impl in self.pm.hook.wfsched_configure.get_hookimpls():
+        for impl in reversed(self.pm.hook.wfsched_configure.get_hookimpls()):
             try:
                 impl.function(self.settings)
             except WfschedError:
@@ -96,15 +107,16 @@ class PluginHooks:
     # admission
     def admission_reason(self, execution: Execution, spec: WorkflowSpec | None) -> str | None:
         """The first reason a plugin gives to hold ``execution`` back, or None to admit."""
-        for impl in self.pm.hook.wfsched_admit.get_hookimpls():
-            reason = self._call_guarded(impl, {"execution": execution, "spec": spec})
-            if reason:
-                return str(reason)
-        return None
+        try:
+            reasons = self.pm.hook.wfsched_admit(execution=execution, spec=spec)
+        except Exception as exc:  # a wrapper broke the call itself: admit, say why
+            log.error("admission hooks failed: %s: %s", type(exc).__name__, exc)
+            return None
+        return next((str(reason) for reason in reasons or () if reason), None)
 
     # command line
     def add_cli_commands(self, cli: click.Group) -> None:
-        for impl in self.pm.hook.wfsched_cli_commands.get_hookimpls():
+        for impl in reversed(self.pm.hook.wfsched_cli_commands.get_hookimpls()):
             before = dict(cli.commands)
             try:
                 impl.function(cli)
@@ -152,8 +164,11 @@ class PluginHooks:
     # notification delivery
     def notify_report(self, wait: float) -> list[dict[str, Any]]:
         """Every notifier's destinations and outcomes, for ``notify list`` and ``notify test``."""
+        started = time.monotonic()
+        self.flush(wait)  # the events this process fired, handed to the notifiers first
+        wait = max(0.0, wait - (time.monotonic() - started))
         report: list[dict[str, Any]] = []
-        for impl in self.pm.hook.wfsched_notify_report.get_hookimpls():
+        for impl in reversed(self.pm.hook.wfsched_notify_report.get_hookimpls()):
             try:
                 report.extend(impl.function(*[wait for _ in impl.argnames]) or [])
             except Exception as exc:  # a broken notifier is reported, not fatal
@@ -163,11 +178,26 @@ class PluginHooks:
                                "detail": f"{type(exc).__name__}: {exc}"})
         return report
 
+    def flush(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for this process's queued events to be delivered;
+        return how many are still waiting (0 when all were)."""
+        return self.events.flush(timeout)
+
     def _fire(self, hook_name: str, **kwargs: Any) -> None:
         if "execution" in kwargs:  # notifiers and other plugins see secrets masked
             kwargs["execution"] = self._secrets_masked(kwargs["execution"])
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            self._call_guarded(impl, kwargs)
+        if self._only_builtins is None:
+            self._only_builtins = not any(
+                is_third_party(impl) for name in LIFECYCLE_HOOKS
+                for impl in getattr(self.pm.hook, name).get_hookimpls())
+        if self._only_builtins:  # they never block: no hand-over to pay (issue 8)
+            self._deliver(hook_name, kwargs)
+        else:
+            self.events.put(hook_name, kwargs)
+
+    def _deliver(self, hook_name: str, kwargs: dict[str, Any]) -> None:
+        """Called by the event queue's thread: one pluggy call, each plugin guarded."""
+        getattr(self.pm.hook, hook_name)(**kwargs)
 
     def _secrets_masked(self, execution: Execution) -> Execution:
         from wfsched_core.secrets import masked_execution, secret_names
@@ -175,79 +205,3 @@ class PluginHooks:
         if not execution.params:
             return execution
         return masked_execution(execution, secret_names(self.catalog(), execution.workflow))
-
-    def _call_guarded(self, impl: Any, kwargs: dict[str, Any]) -> Any:
-        """Call one hook implementation (a plugin's in the helper thread, with the budget);
-        log errors and overruns, never raise."""
-        args = [kwargs[name] for name in impl.argnames]
-        name = f"{impl.plugin_name}:{impl.function.__name__}"
-        if impl.function.__module__.startswith(_BUILTIN_PREFIX):
-            try:
-                return impl.function(*args)
-            except Exception as exc:
-                log.error("plugin %s raised %s: %s", name, type(exc).__name__, exc)
-                return None
-        call = _GuardedCall(impl.function, args)
-        if not self._runner().run(call, self.budget):
-            self._hook_runner = None  # stuck in that call: the next gets a new thread
-            log.warning("plugin %s did not return within %.1fs; going on without it",
-                        name, self.budget)
-            return None
-        if call.error is not None:
-            log.error("plugin %s raised %s: %s", name, type(call.error).__name__, call.error)
-            return None
-        return call.value
-
-    def _runner(self) -> _HookRunner:
-        runner = self._hook_runner
-        if runner is None or runner.pid != os.getpid():  # none yet, stuck, or forked
-            runner = self._hook_runner = _HookRunner()
-        return runner
-
-
-class _GuardedCall:
-    """One hook call handed to the runner thread, and its outcome."""
-
-    __slots__ = ("args", "done", "error", "function", "value")
-
-    def __init__(self, function: Any, args: list[Any]) -> None:
-        self.function = function
-        self.args = args
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.value = self.function(*self.args)
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller
-            self.error = exc
-        finally:
-            self.done.set()
-
-
-class _HookRunner:
-    """A thread that runs guarded hook calls one after another, so that a call costs a
-    hand-over rather than a thread start. A call that overruns its budget keeps this
-    thread; the caller retires it and starts another."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self._calls: queue.SimpleQueue[_GuardedCall | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="wfsched-hooks", daemon=True)
-        self._thread.start()
-
-    def run(self, call: _GuardedCall, budget: float) -> bool:
-        """Run ``call``; False when it did not finish within ``budget`` seconds."""
-        self._calls.put(call)
-        if call.done.wait(budget):
-            return True
-        self._calls.put(None)  # retired: it exits once the stuck call returns
-        return False
-
-    def _loop(self) -> None:
-        while True:
-            call = self._calls.get()
-            if call is None:
-                return
-            call.run()

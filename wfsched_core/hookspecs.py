@@ -14,9 +14,20 @@ shows everything that is active and any of it can be replaced.
 Processes: the *scheduler* is ``wfsched scheduler``; a *worker* is ``wfsched execute ID``;
 a *command* is any other ``wfsched`` invocation (``trigger``, ``cancel`` ...). Lifecycle
 hooks are called once per event, in the process that owns the execution at that moment:
-the process whose compare-and-set of the status succeeded. They are called one plugin at a
-time, each within a time budget (``notify_budget`` seconds, default 5); an exception or an
-overrun is logged with the plugin's name and never changes the execution's outcome.
+the process whose compare-and-set of the status succeeded.
+
+Calling order is pluggy's: implementations marked ``tryfirst`` first, then the others from
+the last registered to the first, ``trylast`` ones last; ``wrapper=True`` implementations
+run around all of them. Inside that call each plugin's lifecycle and admission
+implementations are guarded: they run within a time budget (``[scheduler] notify_budget``
+seconds, default 5) in a thread of the plugin's own; an exception or an overrun is logged
+with the plugin's name and never changes the execution's outcome, and a plugin that
+overran is skipped on that host for ``notify_backoff`` seconds (default 60, doubling while
+it keeps overrunning), which ``wfsched plugins list`` and ``wfsched status`` show.
+
+Lifecycle events are delivered from a queue in the firing process, in the order fired,
+off the path of the code that fires them: the firing code waits at most half a second for
+the hand-over, and at exit the events still queued get one more budget.
 """
 
 from __future__ import annotations
@@ -111,7 +122,9 @@ def wfsched_admit(execution: Execution, spec: WorkflowSpec | None) -> str | None
     Called in the scheduler for each pending execution it is about to claim. Return
     ``None`` to admit it, or a short reason (``"available memory 180 MB < 512 MB"``) to
     hold it back for now; the reason is stored and shown by ``executions list/show``, and
-    the scheduler asks again on its next round. Any plugin holding it back is enough.
+    the scheduler asks again on its next round. Any plugin holding it back is enough; the
+    first reason in pluggy's order is the one shown. Called directly (not queued), each
+    plugin within the budget: one that raises, overruns or is skipped does not hold back.
     """
 
 
@@ -215,8 +228,8 @@ def wfsched_scheduler_tick(scheduler: SchedulerRow, running: int, pending: int,
 
     ``running`` is how many workers this scheduler watches, ``pending`` how many
     executions wait in the database. For service integration (a systemd watchdog and
-    status line), metrics and dashboards. Not a notification event. Called with the same
-    time budget as lifecycle hooks; keep it quick.
+    status line), metrics and dashboards. Not a notification event. Delivered from the
+    event queue with the same time budget as lifecycle hooks; keep it quick.
     """
 
 
@@ -232,6 +245,9 @@ LIFECYCLE_HOOKS: tuple[str, ...] = (
     "wfsched_scheduler_stopping",
     "wfsched_scheduler_tick",
 )
+
+# Hooks whose third-party implementations run under wfsched's guard (wfsched_core.hook_guard).
+GUARDED_HOOKS: frozenset[str] = frozenset((*LIFECYCLE_HOOKS, "wfsched_admit"))
 
 # The event names of notifications and their hooks (contract for notifier configuration).
 EVENT_HOOKS: dict[str, str] = {

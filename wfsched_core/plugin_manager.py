@@ -19,6 +19,8 @@ import pluggy
 from wfsched_core import hookspecs
 from wfsched_core.config import Settings
 from wfsched_core.errors import ConfigError
+from wfsched_core.hook_guard import HookGuard
+from wfsched_core.plugin_health import BreakerBoard
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class PluginInfo:
     source: str = ""
     error: str | None = None
     blocked: bool = False
+    skipped: dict[str, Any] | None = None  # its breaker is open: reason, until (epoch s)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,16 +61,26 @@ class PluginInfo:
             "source": self.source,
             "error": self.error,
             "blocked": self.blocked,
+            "skipped": self.skipped,
         }
 
 
 class WfschedPluginManager(pluggy.PluginManager):
-    """A pluggy manager that also remembers what it loaded, skipped and why."""
+    """A pluggy manager that also remembers what it loaded, skipped and why, and guards
+    each plugin's lifecycle and admission hooks as it registers it."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: HookGuard | None = None) -> None:
         super().__init__(hookspecs.PROJECT)
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        self.guard = guard or HookGuard()
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register as pluggy does, then put wfsched's guard inside each implementation."""
+        plugin_name = super().register(plugin, name)
+        if plugin_name is not None:
+            self.guard.install(self, plugin, plugin_name)
+        return plugin_name
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Every plugin seen, loaded or not, with the hooks each implements."""
@@ -77,6 +90,10 @@ class WfschedPluginManager(pluggy.PluginManager):
                 info.hooks = sorted(
                     caller.name for caller in self.get_hookcallers(plugin) or []
                 )
+            state = self.guard.board.state(name)
+            info.skipped = None if state is None or not state.is_open() else {
+                "reason": state.reason, "hook": state.hook, "until": state.open_until,
+                "trips": state.trips, "detail": state.describe()}
         return list(self.infos.values())
 
 
@@ -87,7 +104,10 @@ def get_plugin_manager(
     extra_plugins: tuple[tuple[str, object], ...] = (),
 ) -> WfschedPluginManager:
     """Build a manager with the built-ins, ``extra_plugins`` and the installed plugins."""
-    pm = WfschedPluginManager()
+    pm = WfschedPluginManager(HookGuard(
+        budget=float(settings.scheduler_option("notify_budget")),
+        board=BreakerBoard(settings.home, float(settings.scheduler_option("notify_backoff"))),
+    ))
     blocked = set(settings.disabled_plugins)
     for name, module_name, essential in BUILTIN_PLUGINS:
         if name in blocked and essential:

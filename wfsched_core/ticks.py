@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_JUST_BEFORE = timedelta(microseconds=1)
+
 # After a long downtime with catchup = "all", no more than this many ticks are queued.
 MAX_CATCHUP = 1000
 
@@ -93,12 +95,21 @@ class TickScheduler:
         self._last: dict[str, datetime] = {}
 
     def start(self) -> None:
-        """Pick up where the database says each workflow left off (catch-up included)."""
+        """Pick up where the database says each workflow's schedule stands (catch-up
+        included): after its latest tick that has a row, or from the next tick recorded
+        for it, whichever is later. A workflow seen for the first time records its first
+        tick (the next after now), so that a scheduler started later — ``--once`` from
+        cron, a restart — runs that tick and those after it, instead of counting again
+        from its own start."""
         now = self.clock.now()
-        for name in self.specs:
-            self._last[name] = self.store.last_scheduled_for(name) or now
-            self._next[name] = next_tick(self.specs[name].schedule, self.specs[name].timezone,
-                                         self._last[name])
+        for name, spec in self.specs.items():
+            first_tick = next_tick(spec.schedule, spec.timezone, now)
+            position = self.store.schedule_position(name, first_tick) or first_tick
+            # just before the recorded tick: next_tick() returns the tick itself
+            since = position - _JUST_BEFORE
+            last_row = self.store.last_scheduled_for(name)
+            self._last[name] = max(since, last_row) if last_row is not None else since
+            self._next[name] = next_tick(spec.schedule, spec.timezone, self._last[name])
             self.store.set_next_run(name, self._next[name])
 
     def next_due(self) -> datetime | None:

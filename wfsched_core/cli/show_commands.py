@@ -166,6 +166,7 @@ def plugins_list(app: App, as_json: bool) -> None:
         ["NAME", "DISTRIBUTION", "VERSION", "SOURCE", "HOOKS / ERROR"],
         [[i.name, i.distribution, i.version, i.source,
           "BLOCKED" if i.blocked else (f"ERROR: {i.error}" if i.error
+                                       else f"SKIPPED: {i.skipped['detail']}" if i.skipped
                                        else ", ".join(h.removeprefix("wfsched_") for h in i.hooks))]
          for i in infos],
     )

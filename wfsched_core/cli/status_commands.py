@@ -27,6 +27,7 @@ FAILED_WINDOW = timedelta(hours=24)
 
 def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
     """Everything ``status`` shows, as JSON-ready values."""
+    from wfsched_core.plugin_health import open_breakers
     from wfsched_core.records import isoformat, utcnow
     from wfsched_core.store_queries import count_active, count_finished_since, running_rows
 
@@ -58,6 +59,10 @@ def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
         "completed_last_24h": finished["completed"],
         "slots": {"in_use": len(running),
                   "max": sum(s["max_concurrent"] or 0 for s in schedulers)},
+        # plugins skipped on this host after overrunning their budget (their breaker)
+        "plugins_skipped": {name: {"reason": b.reason, "hook": b.hook, "until": b.open_until,
+                                   "detail": b.describe()}
+                            for name, b in open_breakers(settings.home).items()},
     }
 
 
@@ -83,6 +88,9 @@ def render_status(status: dict[str, Any]) -> str:
         lines += _table(("ID", "WORKFLOW", "PID", "HOST", "RUNNING FOR"), rows)
     else:
         lines.append("running: none")
+    if status["plugins_skipped"]:
+        lines += ["", f"plugins skipped ({len(status['plugins_skipped'])}):"]
+        lines += [f"  {name}: {b['detail']}" for name, b in status["plugins_skipped"].items()]
     return "\n".join(lines)
 
 

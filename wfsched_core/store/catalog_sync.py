@@ -37,10 +37,13 @@ class CatalogSyncMixin(StoreBase):
                              dependencies: Iterable[tuple[str, str]] | None) -> None:
         now = utcnow()
         with self._write() as conn:
-            existing = set(conn.execute(select(workflows.c.name)).scalars())
+            existing = dict(conn.execute(select(workflows.c.name, workflows.c.schedule)).all())
             for row in rows:
-                values = {"description": row.description, "schedule": row.schedule,
-                          "updated_at": now}
+                values: dict[str, object] = {"description": row.description,
+                                             "schedule": row.schedule, "updated_at": now}
+                if row.name in existing and existing[row.name] != row.schedule:
+                    # a new schedule counts its ticks from the first scheduler that sees it
+                    values["next_run_at"] = None
                 if row.name in existing:
                     conn.execute(update(workflows).where(workflows.c.name == row.name)
                                  .values(**values))
@@ -90,6 +93,18 @@ class CatalogSyncMixin(StoreBase):
         except IntegrityError:
             return False
         return True
+
+    def schedule_position(self, workflow: str, first_tick: datetime) -> datetime | None:
+        """Where ``workflow``'s schedule stands: the next tick recorded for it (a tick
+        that is due when it is in the past). On first sight, when none is recorded,
+        ``first_tick`` is recorded and returned; with several schedulers, the first
+        record stays and all of them return it."""
+        with self._write() as conn:
+            conn.execute(update(workflows).where(workflows.c.name == workflow,
+                                                 workflows.c.next_run_at.is_(None))
+                         .values(next_run_at=first_tick))
+            return conn.execute(select(workflows.c.next_run_at)
+                                .where(workflows.c.name == workflow)).scalar()
 
     def set_next_run(self, workflow: str, when: datetime | None) -> None:
         with self._write() as conn:
