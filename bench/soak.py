@@ -17,6 +17,10 @@ it is given; a share of the work is queued through ``wfsched trigger``. It then 
 checks that the scheduler's thread count stays bounded, reports how long ``trigger``
 took, and counts lifecycle events delivered twice (never allowed) or not at all.
 
+With ``--database postgresql [--schedulers 3]`` several schedulers share a fresh
+PostgreSQL database, reached through a cuttable proxy, and the chaos adds database
+outages (2-5 s) and terminated backends (``bench/soak_database.py``).
+
 It prints the figures (and ``--json`` writes them); the exit status is 1 when an
 invariant broke. docs/reliability.md records a run.
 """
@@ -104,6 +108,12 @@ class Figures:
     scheduler_threads_max: int = 0
     events_duplicated: int = 0
     final_events_missing: int = 0
+    # the shared-database round (--database postgresql --schedulers N)
+    database: str = "sqlite"
+    schedulers: int = 1
+    outages: int = 0
+    outage_seconds: float = 0.0
+    backends_terminated: int = 0
 
     @property
     def invariants_hold(self) -> bool:
@@ -130,7 +140,8 @@ class Soak:
     """One soak run in its own temporary home."""
 
     def __init__(self, home: Path, max_concurrent: int, seed: int,
-                 start_mode: str | None = None, plugins: str = "none") -> None:
+                 start_mode: str | None = None, plugins: str = "none",
+                 database: str = "sqlite", schedulers: int = 1) -> None:
         self.home = home
         self.records = home / "records"
         self.records.mkdir()
@@ -142,16 +153,26 @@ class Soak:
         if start_mode:
             config = config.replace("[scheduler]\n", f"[scheduler]\nstart_mode = \"{start_mode}\"\n")
         (home / "wfsched.toml").write_text(config)
-        self.database_url = f"sqlite:///{home / 'wfsched.db'}"
         self.max_concurrent = max_concurrent
         self.random = random.Random(seed)
-        self.figures = Figures(plugins=plugins)
-        self.scheduler: subprocess.Popen[bytes] | None = None
-        self.generation = 0
+        self.chaos = None
         from wfsched_core.store import SqlStore
 
-        self.store = SqlStore(self.database_url)
-        self.store.ensure_schema(auto_create=True)
+        if database == "postgresql":  # several schedulers share it, through a proxy
+            from bench.soak_database import DatabaseChaos
+
+            self.chaos = DatabaseChaos(self.random)
+            self.database_url = self.chaos.url
+            self.store = SqlStore(self.chaos.direct_url)
+            self.store.upgrade()
+        else:  # SQLite: one scheduler per database
+            schedulers = 1
+            self.database_url = f"sqlite:///{home / 'wfsched.db'}"
+            self.store = SqlStore(self.database_url)
+            self.store.ensure_schema(auto_create=True)
+        self.figures = Figures(plugins=plugins, database=database, schedulers=schedulers)
+        self.schedulers: list[subprocess.Popen[bytes] | None] = [None] * schedulers
+        self.generation = 0
 
     @property
     def env(self) -> dict[str, str]:
@@ -164,34 +185,36 @@ class Soak:
 
     # --- the scheduler -------------------------------------------------------------
 
-    def start_scheduler(self) -> None:
+    def start_scheduler(self, index: int = 0) -> None:
         self.generation += 1
         out = open(self.home / f"scheduler-{self.generation}.out", "wb")  # noqa: SIM115
-        self.scheduler = subprocess.Popen(
+        self.schedulers[index] = subprocess.Popen(
             [PYTHON, "-m", "wfsched_core", "scheduler", "--max-concurrent",
              str(self.max_concurrent)], env=self.env, cwd=self.home, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True)
 
     def restart_scheduler(self) -> None:
-        """Stop the scheduler one of three ways, then start a new one at once."""
-        assert self.scheduler is not None
+        """Stop one scheduler one of three ways, then start a new one at once."""
+        index = self.random.randrange(len(self.schedulers))
+        scheduler = self.schedulers[index]
+        assert scheduler is not None
         how = self.random.choices(["SIGKILL", "SIGTERM", "SIGTERM twice"], [4, 4, 2])[0]
         self.figures.restarts[how] += 1
         if how == "SIGKILL":
-            self.scheduler.kill()  # the scheduler alone: its workers live on
-            self.scheduler.wait(30)
+            scheduler.kill()  # the scheduler alone: its workers live on
+            scheduler.wait(30)
         else:
-            self.scheduler.send_signal(signal.SIGTERM)
+            scheduler.send_signal(signal.SIGTERM)
             if how == "SIGTERM twice":
                 time.sleep(self.random.uniform(0.1, 1.0))  # chaos timing, not a wait
-                self.scheduler.send_signal(signal.SIGTERM)
+                scheduler.send_signal(signal.SIGTERM)
             try:
-                self.scheduler.wait(60)  # grace 2 s + kill grace 2 s, plus a loaded host
+                scheduler.wait(60)  # grace 2 s + kill grace 2 s, plus a loaded host
             except subprocess.TimeoutExpired:
                 self.figures.restarts["did not stop in 60 s (killed)"] += 1
-                self.scheduler.kill()
-                self.scheduler.wait(30)
-        self.start_scheduler()
+                scheduler.kill()
+                scheduler.wait(30)
+        self.start_scheduler(index)
 
     # --- chaos ---------------------------------------------------------------------
 
@@ -219,13 +242,13 @@ class Soak:
                                                time.monotonic() - started)
 
     def sample_threads(self) -> None:
-        if self.scheduler is None:
-            return
-        try:
-            threads = psutil.Process(self.scheduler.pid).num_threads()
-        except psutil.Error:
-            return
-        self.figures.scheduler_threads_max = max(self.figures.scheduler_threads_max, threads)
+        for scheduler in self.schedulers:
+            try:
+                threads = psutil.Process(scheduler.pid).num_threads() if scheduler else 0
+            except psutil.Error:
+                continue
+            self.figures.scheduler_threads_max = max(self.figures.scheduler_threads_max,
+                                                     threads)
 
     def kill_a_worker(self) -> None:
         """SIGKILL one running worker, checked by PID and create time (never a stranger)."""
@@ -246,7 +269,8 @@ class Soak:
     def run(self, minutes: float) -> Figures:
         started = time.monotonic()
         end = started + minutes * 60
-        self.start_scheduler()
+        for index in range(len(self.schedulers)):
+            self.start_scheduler(index)
         next_kill = started + self.random.uniform(1, 4)
         next_restart = started + self.random.uniform(10, 25)
         while time.monotonic() < end:
@@ -259,27 +283,35 @@ class Soak:
             if now >= next_restart:
                 self.restart_scheduler()
                 next_restart = time.monotonic() + self.random.uniform(10, 25)
+            if self.chaos is not None:
+                self.chaos.step()
             time.sleep(self.random.uniform(0.2, 0.8))  # the pace of arriving work
         self.figures.minutes = (time.monotonic() - started) / 60
+        if self.chaos is not None:
+            self.chaos.settle()
         self.drain()
         self.check()
         return self.figures
 
     def drain(self, timeout: float = 300.0) -> None:
-        """Let the last scheduler finish everything (retries included), then stop it."""
-        assert self.scheduler is not None
+        """Let the last schedulers finish everything (retries included), then stop them."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             counts = self.store.count_by_status()
             if not counts.get("pending") and not counts.get("running"):
                 break
-            if self.scheduler.poll() is not None:
-                self.start_scheduler()  # it should not die; if it does, it is in the log
+            for index, scheduler in enumerate(self.schedulers):
+                if scheduler is None or scheduler.poll() is not None:
+                    self.start_scheduler(index)  # it should not die; if it did, it is logged
             self.sample_threads()
             time.sleep(0.5)  # polling the database with a deadline
         self.figures.drain_seconds = time.monotonic() - started
-        self.scheduler.send_signal(signal.SIGTERM)
-        self.scheduler.wait(60)
+        for scheduler in self.schedulers:
+            if scheduler is not None:
+                scheduler.send_signal(signal.SIGTERM)
+        for scheduler in self.schedulers:
+            if scheduler is not None:
+                scheduler.wait(60)
 
     # --- the invariants ------------------------------------------------------------
 
@@ -300,6 +332,10 @@ class Soak:
                 processes[int(match.group(1))].add(int(match.group(3)))
         figures.executions_that_ran = len(processes)
         figures.ran_more_than_once = sum(1 for p in processes.values() if len(p) > 1)
+        if self.chaos is not None:
+            figures.outages = self.chaos.outages
+            figures.outage_seconds = self.chaos.outage_seconds
+            figures.backends_terminated = self.chaos.backends_terminated
         if self.plugins != "none":
             self.check_events(executions)
         for path in [*self.home.glob("scheduler-*.out"), *(self.home / "logs").glob("*.log")]:
@@ -333,6 +369,8 @@ class Soak:
             except psutil.Error:
                 pass
         self.store.dispose()
+        if self.chaos is not None:
+            self.chaos.close()
 
 
 def _reason_kind(error: str) -> str:
@@ -360,6 +398,10 @@ def report(figures: Figures) -> str:
         f"scheduler tracebacks {figures.traceback_lines}",
         "  invariants: " + ("hold" if figures.invariants_hold else "BROKEN"),
     ]
+    if figures.database != "sqlite":
+        lines.insert(-1, f"  {figures.database} shared by {figures.schedulers} schedulers: "
+                     f"{figures.outages} outages ({figures.outage_seconds:.0f} s in all), "
+                     f"{figures.backends_terminated} backends terminated")
     if figures.plugins != "none":
         lines.insert(-1, f"  plugins {figures.plugins}: {figures.triggers} triggers, the "
                      f"slowest {figures.trigger_seconds_max:.1f} s; scheduler threads at "
@@ -380,15 +422,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     parser.add_argument("--plugins", choices=["none", "hung-and-raising"], default="none",
                         help="also install notifiers that hang and raise in every hook")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="postgresql: a fresh database on 127.0.0.1:5432, shared by "
+                             "--schedulers, with outages and backend terminations")
+    parser.add_argument("--schedulers", type=int, default=3,
+                        help="with --database postgresql: how many schedulers (3)")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     home = Path(tempfile.mkdtemp(prefix="wfsched-soak-"))
     print(f"soak: seed {seed}, start mode {args.start_mode or 'default'}, plugins "
-          f"{args.plugins}, home {home}", flush=True)
+          f"{args.plugins}, database {args.database}, home {home}", flush=True)
     soak = None
     try:
         install_packages(home / "packages", args.plugins)
-        soak = Soak(home, args.max_concurrent, seed, args.start_mode, args.plugins)
+        soak = Soak(home, args.max_concurrent, seed, args.start_mode, args.plugins,
+                    args.database, args.schedulers)
         figures = soak.run(args.minutes)
     finally:
         if soak is not None:
