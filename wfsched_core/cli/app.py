@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from wfsched_core.hooks import PluginHooks
     from wfsched_core.plugin_manager import WfschedPluginManager
     from wfsched_core.store import SqlStore
+    from wfsched_core.store.sqlite_direct import SqliteDirectStore
+
+# The plugin that provides the built-in store (see plugin_manager.BUILTIN_PLUGINS).
+_BUILTIN_STORE_PLUGIN = "core.store"
 
 
 class App:
@@ -46,6 +50,25 @@ class App:
         store = self.hooks.store()
         store.ensure_schema(auto_create=True)
         return store
+
+    @cached_property
+    def quick_store(self) -> SqlStore | SqliteDirectStore:
+        """The store of the commands a person types (``trigger``, ``executions list|show``).
+
+        On a SQLite file served by the built-in store, the standard library's driver
+        (``store/sqlite_direct.py``: no SQLAlchemy to import); otherwise, or when a plugin
+        provides a store of its own, :attr:`store`. Plugins are loaded and configured
+        either way, as for every command that opens the store.
+        """
+        providers = {impl.plugin_name
+                     for impl in self.hooks.pm.hook.wfsched_store.get_hookimpls()}
+        if providers == {_BUILTIN_STORE_PLUGIN}:
+            from wfsched_core.store.sqlite_direct import open_direct_store
+
+            direct = open_direct_store(self.settings.database_url)
+            if direct is not None:
+                return direct
+        return self.store
 
     def raw_store(self) -> SqlStore:
         """The store without the schema check (for ``db upgrade``)."""

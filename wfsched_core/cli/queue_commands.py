@@ -55,7 +55,7 @@ def trigger(app: App, workflow: str, pairs: tuple[str, ...], params_json: str | 
 
     params = parse_params(pairs, params_json)
     spec = app.hooks.catalog().get(workflow)
-    created = app.store.enqueue(
+    created = app.quick_store.enqueue(
         workflow, params=params, priority=spec.priority if priority is None else priority,
         count=count, trigger=Trigger.MANUAL, queue=spec.queue)
     for execution in created:
@@ -73,7 +73,7 @@ def _wait_for(app: App, ids: list[int]) -> int:
     failed = False
     while remaining:
         for execution_id in sorted(remaining):
-            execution = app.store.get_execution(execution_id)
+            execution = app.quick_store.get_execution(execution_id)
             if execution.status.is_final:
                 remaining.discard(execution_id)
                 failed |= execution.status is not ExecutionStatus.COMPLETED

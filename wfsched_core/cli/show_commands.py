@@ -54,7 +54,7 @@ def executions() -> None:
 def executions_list(app: App, status: str | None, workflow: str | None, limit: int,
                     as_json: bool) -> None:
     """The newest executions first."""
-    rows = app.store.list_executions(status=status, workflow=workflow, limit=limit)
+    rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit)
     if as_json:
         echo_json([e.to_json() for e in rows])
         return
@@ -75,8 +75,8 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
     """One execution with its steps."""
     from wfsched_core.execution_log import log_path
 
-    execution = app.store.get_execution(execution_id)
-    steps = app.store.steps(execution_id)
+    execution = app.quick_store.get_execution(execution_id)
+    steps = app.quick_store.steps(execution_id)
     data: dict[str, Any] = execution.to_json(full=True)
     data["steps"] = [s.to_json() for s in steps]
     data["log"] = str(log_path(app.settings.logs_dir, execution_id))
@@ -107,7 +107,7 @@ def logs(app: App, execution_id: int, follow: bool) -> None:
     """Print the log of an execution."""
     from wfsched_core.execution_log import log_path
 
-    execution = app.store.get_execution(execution_id)  # unknown id: a clear error
+    execution = app.quick_store.get_execution(execution_id)  # unknown id: a clear error
     path = log_path(app.settings.logs_dir, execution_id)
     position = 0
     while True:
@@ -115,7 +115,7 @@ def logs(app: App, execution_id: int, follow: bool) -> None:
         if not follow or execution.status.is_final:
             break
         time.sleep(0.25)  # following a file: nothing to wait on but time
-        execution = app.store.get_execution(execution_id)
+        execution = app.quick_store.get_execution(execution_id)
     _copy_new_output(path, position)
 
 
