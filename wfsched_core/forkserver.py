@@ -102,7 +102,7 @@ def warm_up() -> tuple[str | None, WarmApp | None]:
     # SQLAlchemy Core, not its ORM: a worker never loads the ORM (a workflow module that
     # does is imported below, with the catalog), and a smaller server forks faster
     import wfsched_core.heartbeat  # noqa: F401
-    import wfsched_core.store  # noqa: F401
+    import wfsched_core.store.sql_store  # noqa: F401
     import wfsched_core.worker  # noqa: F401
     from wfsched_core.cli.app import App
     from wfsched_core.db.engine import make_engine
