@@ -85,6 +85,7 @@ def test_help_loads_no_plugin_and_no_database_code(observed: Wfsched) -> None:
     ("executions", "show", "1"),
     ("trigger", "noop"),
     ("logs", "1"),
+    ("cancel", "1"),
 ])
 def test_everyday_commands_on_sqlite_do_not_import_sqlalchemy(observed: Wfsched,
                                                               args: tuple[str, ...]) -> None:
@@ -136,3 +137,25 @@ def test_the_command_table_names_each_built_in_command_once() -> None:
     from wfsched_core.cli.main import BUILTIN_COMMANDS
 
     assert defined == BUILTIN_COMMANDS
+
+
+def test_cancel_stops_a_worker_nobody_else_stops(wf: Wfsched) -> None:
+    """A running execution whose owner is gone: ``cancel`` stops its process itself and
+    records it as cancelled (the one write the sqlite3 path hands to ``SqlStore``)."""
+    from wfsched_core.processes import hostname
+
+    [execution_id] = wf.trigger("noop")
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        wf.store.start_running(execution_id, None, pid=orphan.pid, host=hostname(),
+                               manual_owner="gone")
+        result = wf.run("cancel", str(execution_id), check=False, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert f"execution {execution_id} is cancelled" in result.stdout
+        assert orphan.wait(15) is not None
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+    execution = wf.execution(execution_id)
+    assert (execution.status.value, execution.error) == ("cancelled", "cancelled while running")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wfsched_core.errors import UnknownExecutionError
+from wfsched_core.errors import ExecutionStateError, UnknownExecutionError
 from wfsched_core.records import utcnow
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store import SqlStore
@@ -119,3 +119,24 @@ def test_a_plugin_store_is_used_instead(sqlite_url: str, home: Path) -> None:
         app.settings, load_entrypoints=False, extra_plugins=(("own-store", OwnStore()),))
     assert app.quick_store is store
     store.dispose()
+
+
+def test_cancel_requests_match_sqlstore(store: SqlStore, direct: SqliteDirectStore) -> None:
+    pending, running, ended = (e.id for e in store.enqueue("hello", count=3))
+    for execution_id in (running, ended):
+        store.start_running(execution_id, None, pid=1, host="h", manual_owner="by-hand")
+    store.finish_execution(ended, ExecutionStatus.COMPLETED)
+
+    execution, cancelled_now = direct.request_cancel(pending)
+    assert cancelled_now and execution == store.get_execution(pending)
+    assert (execution.status, execution.error, execution.cancel_requested) == (
+        ExecutionStatus.CANCELLED, "cancelled before it started", True)
+    execution, cancelled_now = direct.request_cancel(running)
+    assert not cancelled_now and execution == store.get_execution(running)
+    assert execution.status is ExecutionStatus.RUNNING and execution.cancel_requested
+    for execution_id, status in ((ended, "completed"), (pending, "cancelled")):
+        with pytest.raises(ExecutionStateError,
+                           match=f"execution {execution_id} is already {status}; nothing"):
+            direct.request_cancel(execution_id)
+    with pytest.raises(UnknownExecutionError, match="no execution with id 999"):
+        direct.request_cancel(999)

@@ -53,7 +53,8 @@ class App:
 
     @cached_property
     def quick_store(self) -> SqlStore | SqliteDirectStore:
-        """The store of the commands a person types (``trigger``, ``executions list|show``).
+        """The store of the commands a person types (``trigger``, ``executions list|show``,
+        ``logs``, ``cancel``).
 
         On a SQLite file served by the built-in store, the standard library's driver
         (``store/sqlite_direct.py``: no SQLAlchemy to import); otherwise, or when a plugin

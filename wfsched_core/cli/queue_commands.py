@@ -89,6 +89,6 @@ def cancel(app: App, execution_id: int) -> int:
     """Cancel a pending execution, or stop a running one."""
     from wfsched_core.cancellation import cancel_execution
 
-    execution = cancel_execution(app.store, app.hooks, app.settings, execution_id)
+    execution = cancel_execution(app.quick_store, app.hooks, app.settings, execution_id)
     click.echo(f"execution {execution.id} is {execution.status.value}")
     return 0 if execution.status.value == "cancelled" else 1

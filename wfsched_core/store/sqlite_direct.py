@@ -1,13 +1,14 @@
 """The short path of the commands a person types, on a SQLite file: ``sqlite3``, no SQLAlchemy.
 
 Importing SQLAlchemy takes longer than ``wfsched trigger`` and ``wfsched executions
-list`` may take in all (issue 13: 150 ms), so on a SQLite file these commands read and
-queue executions through the standard library's driver, with the SQL of ``SqlStore``
-written out: the same rows, the same records, the same writer gate, busy timeout and wake
-FIFO. Only what those commands need is here; everything else, and every case this path
-does not cover (another database, a URL with options, a file that does not exist yet or
-whose schema is not current), goes through ``SqlStore``, which creates, migrates or
-explains as it always did.
+list`` may take in all (issue 13: 150 ms), so on a SQLite file ``trigger``, ``executions
+list|show``, ``logs`` and ``cancel`` queue, read and cancel executions through the
+standard library's driver, with the SQL of ``SqlStore`` written out: the same rows, the
+same records, the same writer gate, busy timeout and wake FIFO. Only what those commands
+need is here (``cancel`` stopping a worker itself, which is rare, hands its final write
+to ``SqlStore``). Every case this path does not cover (another database, a URL with
+options, a file that does not exist yet or whose schema is not current, a plugin's own
+store) goes through ``SqlStore``, which creates, migrates or explains as it always did.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfsched_core.db.revision import SCHEMA_REVISION
 from wfsched_core.db.sqlite_local import (
@@ -31,9 +32,9 @@ from wfsched_core.db.sqlite_local import (
     sqlite_database_path,
     wake_path,
 )
-from wfsched_core.errors import DatabaseError, UnknownExecutionError
-from wfsched_core.records import Execution, StepRecord
-from wfsched_core.status import StepStatus, Trigger
+from wfsched_core.errors import DatabaseError, ExecutionStateError, UnknownExecutionError
+from wfsched_core.records import Execution, StepRecord, utcnow
+from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store.rows import (
     first_line,
     from_values,
@@ -43,6 +44,11 @@ from wfsched_core.store.rows import (
     to_execution,
 )
 
+if TYPE_CHECKING:
+    from wfsched_core.store.sql_store import Finished, SqlStore
+
+PENDING = ExecutionStatus.PENDING.value
+RUNNING = ExecutionStatus.RUNNING.value
 # URL prefixes of the default SQLite driver (pysqlite is the standard library's sqlite3).
 _PLAIN_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 # Columns stored as timestamps: SQLAlchemy writes them as text in this form on SQLite.
@@ -92,7 +98,7 @@ def _converted(row: sqlite3.Row) -> SimpleNamespace:
 
 
 class SqliteDirectStore:
-    """Queueing and reading executions in one SQLite file through ``sqlite3``."""
+    """Queueing, reading and cancelling executions in one SQLite file through ``sqlite3``."""
 
     def __init__(self, url: str, path: str) -> None:
         self.url = url
@@ -100,6 +106,7 @@ class SqliteDirectStore:
         self._gate = WriterGate(path) if WriterGate.available() else None
         self.wake_fifo = wake_path(path) if fifos_available() else None
         self._conn: sqlite3.Connection | None = None
+        self._full: SqlStore | None = None
 
     def describe(self) -> str:
         """The database URL (a SQLite URL has no password to mask)."""
@@ -112,6 +119,8 @@ class SqliteDirectStore:
             self._conn = None
         if self._gate is not None:
             self._gate.close()
+        if self._full is not None:
+            self._full.dispose()
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -131,6 +140,29 @@ class SqliteDirectStore:
                 raise DatabaseError(
                     f"cannot use the database {self.describe()}: {first_line(exc)}") from exc
             raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A writing transaction: the writer gate, then SQLite's write lock up front
+        (``BEGIN IMMEDIATE``), as ``SqlStore`` takes them."""
+        gate = self._gate.hold() if self._gate is not None else nullcontext()
+        with gate, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _full_store(self) -> SqlStore:
+        """``SqlStore`` on the same file (what the built-in store hook returns), built
+        the first time something outside this path is needed."""
+        if self._full is None:
+            from wfsched_core.store.sql_store import SqlStore
+
+            self._full = SqlStore(self.url)
+        return self._full
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[SimpleNamespace]:
         with self._connection() as conn:
@@ -158,26 +190,56 @@ class SqliteDirectStore:
         insert = (f"INSERT INTO workflow_executions ({columns}) "
                   f"VALUES ({', '.join('?' for _ in stored)})")
         created: list[Execution] = []
-        gate = self._gate.hold() if self._gate is not None else nullcontext()
-        with gate, self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for _ in range(count):
-                    new_id = conn.execute(insert, tuple(stored.values())).lastrowid
-                    created.append(from_values(int(new_id or 0), values))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._write() as conn:
+            for _ in range(count):
+                new_id = conn.execute(insert, tuple(stored.values())).lastrowid
+                created.append(from_values(int(new_id or 0), values))
         if self.wake_fifo:  # committed: the scheduler will see the rows
             poke(self.wake_fifo)
         return created
 
+    def request_cancel(self, execution_id: int) -> tuple[Execution, bool]:
+        """Cancel a pending execution at once, or flag a running one for its owner to
+        stop (``SqlStore.request_cancel``): the execution, and whether it is cancelled."""
+        with self._write() as conn:
+            status = self._status(conn, execution_id)
+            if status == PENDING:
+                conn.execute(
+                    "UPDATE workflow_executions SET status = ?, finished_at = ?, "
+                    "cancel_requested = 1, error = ? WHERE id = ? AND status = ?",
+                    (ExecutionStatus.CANCELLED.value, sqlite_timestamp(utcnow()),
+                     "cancelled before it started", execution_id, PENDING))
+                return self._fetch(conn, execution_id), True
+            if status == RUNNING:
+                conn.execute("UPDATE workflow_executions SET cancel_requested = 1 "
+                             "WHERE id = ?", (execution_id,))
+                return self._fetch(conn, execution_id), False
+        raise ExecutionStateError(
+            f"execution {execution_id} is already {status}; nothing to cancel")
+
+    def finish_execution(self, execution_id: int, status: ExecutionStatus,
+                         **outcome: Any) -> Finished | None:
+        """``SqlStore.finish_execution`` (``cancel`` stopping a worker itself: rare, and
+        the only write here that also touches retries, dependents and workflows)."""
+        return self._full_store().finish_execution(execution_id, status, **outcome)
+
     def get_execution(self, execution_id: int) -> Execution:
-        rows = self._query("SELECT * FROM workflow_executions WHERE id = ?", (execution_id,))
-        if not rows:
+        with self._connection() as conn:
+            return self._fetch(conn, execution_id)
+
+    @staticmethod
+    def _row(conn: sqlite3.Connection, execution_id: int) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM workflow_executions WHERE id = ?",
+                           (execution_id,)).fetchone()
+        if row is None:
             raise UnknownExecutionError(f"no execution with id {execution_id}")
-        return to_execution(rows[0])
+        return row
+
+    def _fetch(self, conn: sqlite3.Connection, execution_id: int) -> Execution:
+        return to_execution(_converted(self._row(conn, execution_id)))
+
+    def _status(self, conn: sqlite3.Connection, execution_id: int) -> str:
+        return str(self._row(conn, execution_id)["status"])
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
                         limit: int = 50) -> list[Execution]:
