@@ -140,3 +140,8 @@ def test_cancel_requests_match_sqlstore(store: SqlStore, direct: SqliteDirectSto
             direct.request_cancel(execution_id)
     with pytest.raises(UnknownExecutionError, match="no execution with id 999"):
         direct.request_cancel(999)
+
+
+def test_a_file_that_is_not_a_database_takes_the_full_store(home: Path) -> None:
+    (home / "junk.db").write_bytes(b"not a database at all" * 100)
+    assert open_direct_store(f"sqlite:///{home / 'junk.db'}") is None

@@ -61,8 +61,9 @@ class App:
         provides a store of its own, :attr:`store`. Plugins are loaded and configured
         either way, as for every command that opens the store.
         """
+        self.hooks  # noqa: B018 - plugins loaded and configured, as for self.store
         providers = {impl.plugin_name
-                     for impl in self.hooks.pm.hook.wfsched_store.get_hookimpls()}
+                     for impl in self.plugin_manager.hook.wfsched_store.get_hookimpls()}
         if providers == {_BUILTIN_STORE_PLUGIN}:
             from wfsched_core.store.sqlite_direct import open_direct_store
 

@@ -65,7 +65,7 @@ def open_direct_store(url: str) -> SqliteDirectStore | None:
     store = SqliteDirectStore(url, path)
     try:
         current = store.schema_revision() == SCHEMA_REVISION
-    except DatabaseError:
+    except (DatabaseError, sqlite3.Error):
         current = False  # let SqlStore say what is wrong, in its words
     if not current:
         store.dispose()
