@@ -1,11 +1,14 @@
 """The two baselines, which need nothing of wfsched.
 
 - ``fresh``: the jobs one after another, each in a fresh interpreter that imports what a
-  worker needs (``python -c "import sqlalchemy.orm; JOB"``): the original "before".
+  worker needed before issue 13 (``python -c "import sqlalchemy.orm; JOB"``): the
+  original "before".
+- ``bare``: the jobs one after another, each in a bare fresh interpreter (``python -c
+  JOB``): the floor of the ``exec`` start mode.
 - ``fork``: a bare fork-per-job loop with the same concurrency limit, whose parent has
   SQLAlchemy's ORM imported: the practical floor for process-per-execution isolation.
 
-Run as ``python -m bench.baselines fresh|fork --job noop|sleep|stamp --jobs N [--limit
+Run as ``python -m bench.baselines fresh|bare|fork --job noop|sleep|stamp --jobs N [--limit
 5]``; prints one JSON object: ``wall`` (seconds, imports of the parent excluded), ``cpu``
 (seconds of the loop and its children) and, for ``stamp``, ``latencies`` (seconds from
 the request to the job's first line).
@@ -67,12 +70,13 @@ def fork_loop(job: str, jobs: int, limit: int, seconds: float) -> dict[str, obje
             "latencies": latencies, "jobs": jobs}
 
 
-def fresh_interpreters(job: str, jobs: int, seconds: float) -> dict[str, object]:
+def fresh_interpreters(job: str, jobs: int, seconds: float,
+                       prelude: str = "import sqlalchemy.orm; ") -> dict[str, object]:
     """One fresh interpreter per job, one after another."""
     latencies: list[float] = []
     start_cpu, start = _cpu(), time.perf_counter()
     for _ in range(jobs):
-        code = "import sqlalchemy.orm; " + JOBS[job].format(seconds=seconds, fd=1)
+        code = prelude + JOBS[job].format(seconds=seconds, fd=1)
         requested = time.time()
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
         if job == "stamp":
@@ -95,7 +99,7 @@ def run_baseline(kind: str, job: str, jobs: int, limit: int = 5,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=("fresh", "fork"))
+    parser.add_argument("kind", choices=("fresh", "bare", "fork"))
     parser.add_argument("--job", choices=sorted(JOBS), default="noop")
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--limit", type=int, default=5)
@@ -103,6 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.kind == "fork":
         figures = fork_loop(args.job, args.jobs, args.limit, args.seconds)
+    elif args.kind == "bare":
+        figures = fresh_interpreters(args.job, args.jobs, args.seconds, prelude="")
     else:
         figures = fresh_interpreters(args.job, args.jobs, args.seconds)
     print(json.dumps(figures))

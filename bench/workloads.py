@@ -64,6 +64,7 @@ def w1_overhead(count: int, mode: str, fresh_sample: int) -> dict[str, Any]:
     span = _span(rows)
     fork = run_baseline("fork", "noop", count, MAX_CONCURRENT)
     fresh = run_baseline("fresh", "noop", fresh_sample)
+    bare = run_baseline("bare", "noop", max(fresh_sample, 20))
     result = {
         "executions": count,
         "wfsched_per_second": count / span,
@@ -77,9 +78,12 @@ def w1_overhead(count: int, mode: str, fresh_sample: int) -> dict[str, Any]:
         "fresh_per_second": fresh_sample / fresh["wall"],
         "fresh_cpu_per_execution": fresh["cpu"] / fresh_sample,
         "fresh_sample": fresh_sample,
+        "bare_per_second": bare["jobs"] / bare["wall"],
+        "bare_cpu_per_execution": bare["cpu"] / bare["jobs"],
     }
     result["ratio_to_fork"] = result["wfsched_per_second"] / result["fork_per_second"]
     result["ratio_to_fresh"] = result["wfsched_per_second"] / result["fresh_per_second"]
+    result["ratio_to_bare"] = result["wfsched_per_second"] / result["bare_per_second"]
     return result
 
 
@@ -157,6 +161,7 @@ def w3_latency(samples: int, mode: str, fresh_sample: int, poll_interval: float 
             reap_orphans()
     fork = run_baseline("fork", "stamp", samples, 1)
     fresh = run_baseline("fresh", "stamp", fresh_sample)
+    bare = run_baseline("bare", "stamp", max(fresh_sample, 10))
     return {
         "samples": samples, "database": "postgresql" if database_url else "sqlite",
         "poll_interval": poll_interval,
@@ -168,6 +173,7 @@ def w3_latency(samples: int, mode: str, fresh_sample: int, poll_interval: float 
         "wfsched_created_to_first_line_ms": median(commits) * 1000,
         "fork_latency_ms": median(fork["latencies"]) * 1000,
         "fresh_latency_ms": median(fresh["latencies"]) * 1000,
+        "bare_latency_ms": median(bare["latencies"]) * 1000,
     }
 
 

@@ -90,6 +90,8 @@ def wf(home: Path, database_url: str, testworkflows_path: Path) -> Iterator[Wfsc
     runner = Wfsched(home, database_url, [testworkflows_path])
     if not database_url.startswith("sqlite"):
         runner.run("db", "upgrade")  # servers: the schema is created by the command, once
+    else:
+        runner.store  # noqa: B018 - the file exists, as after a first trigger or db upgrade
     yield runner
     runner.close()
 

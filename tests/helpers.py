@@ -25,6 +25,26 @@ grace_period = 15
 kill_grace = 3
 notify_budget = 2
 """
+# CI runs the fault suite a second time with WFSCHED_TEST_START_MODE=exec, so that both
+# start modes of the local spawner stay proven (the default, fork, is the first run).
+START_MODE_VARIABLE = "WFSCHED_TEST_START_MODE"
+
+
+def config_text(text: str = "") -> str:
+    """The test defaults, the start mode asked for by the environment (unless ``text``
+    sets one), then ``text``, whose leading ``key = value`` lines (before any table)
+    belong to ``[scheduler]`` and replace the defaults of the same keys."""
+    mode = os.environ.get(START_MODE_VARIABLE)
+    if mode and "start_mode" not in text:
+        text = f'start_mode = "{mode}"\n' + text
+    leading = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("["):
+            break
+        leading.append(line.partition("=")[0].strip())
+    config = "".join(line for line in TEST_CONFIG.splitlines(keepends=True)
+                     if line.partition("=")[0].strip() not in leading or "=" not in line)
+    return config + ("\n" + text if text else "")
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, message: str,
@@ -48,7 +68,7 @@ class Wfsched:
         self.database_url = database_url
         self.python_paths = list(python_paths)
         self.extra_env: dict[str, str] = {}
-        (home / "wfsched.toml").write_text(TEST_CONFIG)
+        (home / "wfsched.toml").write_text(config_text())
         self._store: Any = None
 
     @property
@@ -57,7 +77,7 @@ class Wfsched:
 
     def write_config(self, text: str) -> None:
         """Replace the config file (the test defaults are kept first)."""
-        self.config_path.write_text(TEST_CONFIG + "\n" + text)
+        self.config_path.write_text(config_text(text))
 
     @property
     def env(self) -> dict[str, str]:

@@ -43,10 +43,10 @@ def test_verbose_shows_the_traceback(wf: Wfsched) -> None:
     ("content", "message"),
     [
         ("[scheduler\npoll_interval = 1", "is not valid TOML"),
-        ("[scheduler]\npoll_interval = -1", "[scheduler] poll_interval must be a positive number"),
+        ("[scheduler]\npoll_interval = -1", "[scheduler] poll_interval must be a number of seconds"),
         ("[scheduler]\nspeed = 3", "unknown [scheduler] key 'speed'"),
         ("[plugins]\ndisable = 'x'", "[plugins] disable must be a list"),
-        ("[workflows.noop]\nretries = 'many'", "[workflows.noop] retries must be int"),
+        ("[workflows.noop]\nretries = 'many'", "[workflows.noop] retries must be a whole number from 0"),
     ],
 )
 def test_malformed_config_file(wf: Wfsched, content: str, message: str) -> None:

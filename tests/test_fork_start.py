@@ -168,10 +168,10 @@ def test_a_spare_forked_ahead_runs_the_next_execution_and_may_die_harmlessly(
         wf: Wfsched, work_dir: Path, daemon) -> None:
     server = _fork_server(daemon)
     spare = wait_until(lambda: _spare(server, set()), 30, "the fork server's spare")
-    # ready ahead of any request: its own process group and its own database connection
+    # ready ahead of any request: its own process group, and no database file open (a
+    # lean worker reports through its scheduler)
     assert os.getpgid(spare.pid) == spare.pid
-    wait_until(lambda: any("wfsched.db" in f.path for f in spare.open_files()), 30,
-               "the spare's own connection to the database")
+    assert not any("wfsched.db" in f.path for f in spare.open_files())
     (first,) = wf.trigger("mark", dir=work_dir)
     assert wf.wait_for_status(first, "completed").pid == spare.pid
     # a spare that dies while it waits is replaced; the scheduler never hears of it
@@ -211,13 +211,21 @@ def test_fork_spares_is_configurable_and_checked(wf: Wfsched, work_dir: Path) ->
 
 
 def test_a_forked_worker_takes_exactly_the_requests_environment() -> None:
-    from wfsched_core.forkserver_child import _take_environment
+    """The request carries only what differs from the fork server's environment; the
+    child, which starts from the server's, ends with exactly the request's."""
+    from wfsched_core.forkserver_child import _change_environment
+    from wfsched_core.forkserver_client import ForkServerClient
 
     saved = dict(os.environ)
     try:
         os.environ["WFSCHED_TEST_LEFT_OVER"] = "from the server"
-        wanted = {**saved, "WFSCHED_TEST_NEW": "from the request", "PATH": "/request/bin"}
-        _take_environment(wanted)
+        server_env = dict(os.environ)
+        wanted = {k: v for k, v in saved.items() if k != "HOME"}
+        wanted.update({"WFSCHED_TEST_NEW": "from the request", "PATH": "/request/bin"})
+        change = ForkServerClient(server_env)._environment_change(wanted)
+        assert set(change["env"]) == {"WFSCHED_TEST_NEW", "PATH"}
+        assert set(change["unset"]) == {"WFSCHED_TEST_LEFT_OVER"} | ({"HOME"} & set(saved))
+        _change_environment(change["env"], change["unset"])
         assert dict(os.environ) == wanted
     finally:
         os.environ.clear()

@@ -203,3 +203,29 @@ def test_schedulers_starting_together_both_sync_the_workflows(store: SqlStore) -
         thread.join(60)
     assert errors == []
     assert set(store.workflow_rows()) == {r.name for r in rows}
+
+
+def test_admission_is_asked_outside_the_claim_transaction(store: SqlStore,
+                                                         database_url: str) -> None:
+    """Issue 15: a slow admission plugin must not hold SQLite's write lock or the
+    candidates' row locks: another process's writes go through while it is asked, and
+    the claim's compare-and-set then skips a row that changed meanwhile."""
+    first, second = store.enqueue("w", count=2)
+    other = SqlStore(database_url)  # another process's connection (and writer gate)
+    done: list[bool] = []
+
+    def admit(execution):  # noqa: ANN001, ANN202 - the hook's signature
+        if execution.id == first.id and not done:
+            writer = threading.Thread(target=lambda: done.append(
+                other.request_cancel(second.id)[1]))
+            writer.start()
+            writer.join(20)
+            assert done == [True], "another writer was blocked while admission was asked"
+        return None
+
+    try:
+        claimed = store.claim_pending("s1", 5, admit=admit)
+    finally:
+        other.dispose()
+    assert [e.id for e in claimed] == [first.id]  # the cancelled one lost its claim
+    assert store.get_execution(second.id).status is S.CANCELLED

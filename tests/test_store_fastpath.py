@@ -1,7 +1,9 @@
 """The store's fast path for short executions (issue 8), on real databases and processes.
 
-- The rehearsal that warms the fork server's statement cache leaves no trace: no row, no
-  step, no workflow touched, no wake-up, on SQLite, PostgreSQL and MariaDB.
+- A round of workers' reports, applied by their scheduler in one transaction (issue 13),
+  is the same compare-and-sets the workers would make: a second start is refused and
+  changes nothing, a failure with a cancel requested ends ``cancelled``, heartbeats answer
+  the cancel flag — on SQLite, PostgreSQL and MariaDB.
 - SQLite's writer gate queues writers of different processes on a ``flock``: a writer in
   another process (a forked one included: it must not share the parent's lock) waits in
   the kernel's queue while one holds it, and goes on once it is released.
@@ -22,10 +24,11 @@ from helpers import wait_until
 from sqlalchemy import func, select
 
 from wfsched_core.db.schema import workflow_execution_steps, workflow_executions, workflows
+from wfsched_core.errors import ExecutionStateError
 from wfsched_core.records import WorkflowRow, utcnow
 from wfsched_core.status import ExecutionStatus, StepStatus
 from wfsched_core.store import SqlStore
-from wfsched_core.store.rehearsal import rehearse_worker
+from wfsched_core.store.reports import FinishReport, HeartbeatReport, StartReport, StepReport
 
 
 @pytest.fixture
@@ -46,29 +49,41 @@ def _counts(store: SqlStore) -> tuple[int, int, list[tuple[object, ...]]]:
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite", "postgresql", "mariadb"])
-def test_a_rehearsal_leaves_no_trace(db_kind: str, store: SqlStore) -> None:
+def test_a_round_of_workers_reports_is_the_workers_own_compare_and_sets(
+        db_kind: str, store: SqlStore) -> None:
     store.sync_workflows([WorkflowRow("report", "a report")], [])
-    (kept,) = store.enqueue("report")
+    first, second, third = store.enqueue("report", count=3)
+    assert len(store.claim_pending("s1", 3)) == 3
     before = _counts(store)
-    wake = None
-    if store.wake_fifo:  # read the SQLite wake FIFO as a scheduler would
-        os.mkfifo(store.wake_fifo)
-        wake = os.open(store.wake_fifo, os.O_RDWR | os.O_NONBLOCK)
-    try:
-        assert rehearse_worker(store, "report") is True
-        assert _counts(store) == before
-        assert store.get_execution(kept.id).status is ExecutionStatus.PENDING
-        if wake is not None:
-            with pytest.raises(BlockingIOError):  # nothing committed: nobody woken
-                os.read(wake, 10)
-        # the store works as before afterwards, and a real commit does wake
-        (new,) = store.enqueue("report")
-        assert new.id != kept.id and _counts(store)[0] == before[0] + 1
-        if wake is not None:
-            assert os.read(wake, 10) == b"!"
-    finally:
-        if wake is not None:
-            os.close(wake)
+    results = store.apply_worker_reports("s1", "h", [
+        StartReport(first.id, 101, "extract"), StartReport(second.id, 102, None),
+        StartReport(third.id, 103, "extract"), StartReport(first.id, 104, "extract")])
+    (running, step), (other, no_step), _third, refused = results
+    assert running.status is ExecutionStatus.RUNNING and running.pid == 101
+    assert running.host == "h" and step is not None and step.name == "extract"
+    assert other.status is ExecutionStatus.RUNNING and no_step is None
+    # the same execution started twice in one round: the second start lost, and wrote nothing
+    assert isinstance(refused, ExecutionStateError)
+    assert store.get_execution(first.id).pid == 101
+    assert _counts(store)[1] == before[1] + 2  # two first steps, not three
+    store.request_cancel(third.id)
+    done = replace(step, status=StepStatus.COMPLETED, finished_at=utcnow(), result={"rows": 3})
+    results = store.apply_worker_reports("s1", "h", [
+        StepReport(first.id, done, 2, "load"),
+        FinishReport(second.id, ExecutionStatus.COMPLETED, 0, None, None, None),
+        HeartbeatReport(first.id), HeartbeatReport(third.id),
+        FinishReport(third.id, ExecutionStatus.FAILED, 143, "stopped", None, None,
+                     retry_at=utcnow())])
+    load, finished, beat_first, beat_third, cancelled = results
+    assert load.name == "load" and load.position == 2
+    assert finished.execution.status is ExecutionStatus.COMPLETED
+    assert (beat_first, beat_third) == (False, True)
+    # failed with a cancel requested: cancelled, and no retry queued
+    assert cancelled.execution.status is ExecutionStatus.CANCELLED and cancelled.retry is None
+    assert [(s.name, s.status, s.result) for s in store.steps(first.id)] == [
+        ("extract", StepStatus.COMPLETED, {"rows": 3}), ("load", StepStatus.RUNNING, None)]
+    assert store.get_execution(second.id).status is ExecutionStatus.COMPLETED
+    assert len(store.list_executions()) == 3  # nothing queued by the cancelled failure
 
 
 def _write_in_child(url: str, ready: multiprocessing.synchronize.Event,

@@ -78,10 +78,11 @@ def test_operator_session_in_a_browser(page: Any, web: WebServer, wf: Wfsched, s
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
-    # read-only until logged in; a wrong token is refused
+    # reading needs the token too: a page sends the browser to the login form first;
+    # a wrong token is refused
     page.goto("/workflows")
+    page.wait_for_url("**/login?next=*")
     assert page.locator("form.trigger").count() == 0
-    page.click("text=Log in to act")
     page.fill("input[name=token]", "not-the-token")
     page.click("button:has-text('Log in')")
     assert "wrong token" in page.inner_text("[role=alert]")
@@ -152,8 +153,16 @@ def test_operator_session_in_a_browser(page: Any, web: WebServer, wf: Wfsched, s
         "execution.png", "executions.png", "login.png", "timeline.png", "workflows.png"]
 
 
+def _log_in(page: Any) -> None:
+    page.goto("/login")
+    page.fill("input[name=token]", TOKEN)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url("**/executions")
+
+
 def test_a_running_execution_page_follows_its_log(page: Any, web: WebServer, scheduler,
                                                   work_dir: Path) -> None:
+    _log_in(page)
     (execution_id,) = web.post("/api/workflows/hang/trigger",
                                json={"params": {"dir": str(work_dir), "seconds": "4"}}
                                ).json()["ids"]
@@ -169,9 +178,7 @@ def test_a_running_execution_page_follows_its_log(page: Any, web: WebServer, sch
 
 
 def test_forms_refuse_a_missing_csrf_token(page: Any, web: WebServer) -> None:
-    page.goto("/login")
-    page.fill("input[name=token]", TOKEN)
-    page.click("button:has-text('Log in')")
+    _log_in(page)
     # a form post without the CSRF field, from the logged-in browser itself
     answer = page.request.post("/workflows/noop/trigger", form={"count": "1"},
                                max_redirects=0)

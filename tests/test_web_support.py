@@ -50,16 +50,20 @@ class WebServer:
     token: str | None
     client: Any
 
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.client.get(path, **kwargs)
+    def get(self, path: str, token: str | None = "default", **kwargs: Any) -> Any:
+        """GET with the right bearer token (reading needs it), another one, or none."""
+        return self.client.get(path, headers=self._headers(token, kwargs), **kwargs)
 
     def post(self, path: str, token: str | None = "default", **kwargs: Any) -> Any:
         """POST with the right bearer token, another one, or none (``token=None``)."""
+        return self.client.post(path, headers=self._headers(token, kwargs), **kwargs)
+
+    def _headers(self, token: str | None, kwargs: dict[str, Any]) -> dict[str, str]:
         headers = dict(kwargs.pop("headers", {}))
         token = self.token if token == "default" else token
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return self.client.post(path, headers=headers, **kwargs)
+        return headers
 
     def execution(self, execution_id: int) -> dict[str, Any]:
         response = self.get(f"/api/executions/{execution_id}")

@@ -51,8 +51,10 @@ def test_trigger_inputs() -> None:
     with pytest.raises(InputError, match="line 1: expected KEY=VALUE"):
         params_from_lines("no equals sign")
     assert trigger_from_json(b"").count == 1
-    assert trigger_from_json(b'{"count": 2, "priority": -3, "params": {"k": [1]}}').params == {
-        "k": [1]}
+    assert trigger_from_json(b'{"count": 2, "priority": -3, "params": {"k": "v"}}').params == {
+        "k": "v"}
+    with pytest.raises(InputError, match="params.k must be a string"):
+        trigger_from_json(b'{"params": {"k": [1]}}')
     with pytest.raises(InputError, match="priority must be between"):
         trigger_from_json(b'{"priority": 99999999999}')
 

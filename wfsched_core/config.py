@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wfsched_core.bounds import SCHEDULER_BOUNDS
 from wfsched_core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -31,8 +32,10 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
     "grace_period": 30.0,
     "kill_grace": 5.0,
     "notify_budget": 5.0,
-    "start_mode": "exec",  # local spawner: "exec" (fresh interpreter) or "fork" (warm parent)
-    "fork_spares": 1,  # fork start mode: workers forked ahead, each with its own connection
+    # local spawner: "fork" (forked from a warm parent; the default where fork is safe) or
+    # "exec" (a fresh interpreter per worker; always used where fork is not)
+    "start_mode": "fork",
+    "fork_spares": 1,  # fork start mode: workers forked ahead of any request
     "retention": "",  # e.g. "30d": the scheduler prunes older finished executions daily
 }
 
@@ -65,11 +68,22 @@ class Settings:
 
     def workflow_overrides(self, name: str) -> dict[str, Any]:
         """The ``[workflows.NAME]`` table: attribute overrides for one workflow."""
-        return self.section("workflows").get(name, {}) or {}
+        table = self.section("workflows").get(name, {}) or {}
+        if not isinstance(table, dict):
+            raise ConfigError(f"{self._where()}: [workflows.{name}] must be a table")
+        return table
 
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    def as_environment(self) -> dict[str, str]:
+        """The variables that make a child process (a worker, the fork server) resolve
+        these same settings: the one place that mapping is written."""
+        env = {ENV_DATABASE_URL: self.database_url, ENV_HOME: str(self.home)}
+        if self.config_path is not None:
+            env[ENV_CONFIG] = str(self.config_path.resolve())
+        return env
 
     def _where(self) -> str:
         return str(self.config_path) if self.config_path else "configuration"
@@ -150,19 +164,29 @@ def _string_list(value: Any, path: Path | None) -> list[str]:
     return value
 
 
+# [scheduler] keys that name one of a few modes
+SCHEDULER_CHOICES: dict[str, tuple[str, ...]] = {"start_mode": ("exec", "fork")}
+
+
 def _validate_scheduler_table(settings: Settings) -> None:
+    """Every ``[scheduler]`` key known, of its kind, and numbers within their bounds."""
     table = settings.section("scheduler")
+    where = settings._where()
     for key, value in table.items():
         if key not in SCHEDULER_DEFAULTS:
             known = ", ".join(sorted(SCHEDULER_DEFAULTS))
-            raise ConfigError(f"{settings._where()}: unknown [scheduler] key {key!r} ({known})")
-        default = SCHEDULER_DEFAULTS[key]
-        if isinstance(default, str):
-            ok = isinstance(value, str)
-        else:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-        if not ok:
-            raise ConfigError(
-                f"{settings._where()}: [scheduler] {key} must be "
-                + ("a string" if isinstance(default, str) else "a positive number")
-            )
+            raise ConfigError(f"{where}: unknown [scheduler] key {key!r} ({known})")
+        bound = SCHEDULER_BOUNDS.get(key)
+        if bound is not None:
+            problem = bound.problem(value)
+            if problem:
+                raise ConfigError(f"{where}: [scheduler] {key} {problem}")
+        elif not isinstance(value, str):
+            raise ConfigError(f"{where}: [scheduler] {key} must be a string")
+        elif key in SCHEDULER_CHOICES and value not in SCHEDULER_CHOICES[key]:
+            raise ConfigError(f"{where}: [scheduler] {key} must be one of "
+                              f"{', '.join(SCHEDULER_CHOICES[key])}, not {value!r}")
+    interval = settings.scheduler_option("heartbeat_interval")
+    if settings.scheduler_option("heartbeat_timeout") <= interval:
+        raise ConfigError(f"{where}: [scheduler] heartbeat_timeout must be longer than "
+                          f"heartbeat_interval ({interval})")

@@ -51,3 +51,7 @@ class SpawnerError(WfschedError):
 
 class SchedulerAlreadyRunningError(WfschedError):
     """Another scheduler already owns a database that allows only one (SQLite)."""
+
+
+class MissingLogError(WfschedError):
+    """An execution whose log file is not there: not started yet, removed, or elsewhere."""

@@ -48,11 +48,39 @@ class _Tee(io.TextIOBase):
         return False
 
 
+class _RecordingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that remembers a failed write instead of only printing it (to
+    the very stream that failed): a full disk must not cut the log silently."""
+
+    def __init__(self, stream: Any, capture: ExecutionLogCapture | None) -> None:
+        super().__init__(stream)
+        self.capture = capture
+        self.setFormatter(_FORMATTER)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError) and self.capture is not None:
+            self.capture.write_failed(error)
+        else:
+            super().handleError(record)
+
+
+_FORMATTER = logging.Formatter(LOG_FORMAT)
+# Built once (a forked worker inherits it ready): a handler registers itself with the
+# logging module, and making one was a tenth of a short execution's cost.
+_SHARED_HANDLER = _RecordingHandler(None, None)
+
+
 class ExecutionLogCapture:
-    """Route a worker's output and log records into its execution's log file."""
+    """Route a worker's output and log records into its execution's log file.
+
+    ``write_error`` is the first error a log write met (the runner fails the step, and
+    never records a run ``completed`` whose log was cut).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.write_error: OSError | None = None
         self._saved: tuple[Any, Any] | None = None
         self._handler: logging.Handler | None = None
         self._file: IO[str] | None = None
@@ -67,13 +95,19 @@ class ExecutionLogCapture:
             sys.stdout = _Tee(self._file, sys.stdout)  # type: ignore[assignment]
             sys.stderr = _Tee(self._file, sys.stderr)  # type: ignore[assignment]
         else:
-            # line-buffer so that `logs --follow` and a crash lose nothing
+            # line-buffer so that `logs --follow` and a crash lose nothing (a forked
+            # worker's streams write through already)
             for stream in (sys.stdout, sys.stderr):
                 reconfigure = getattr(stream, "reconfigure", None)
-                if reconfigure:
+                if reconfigure and not getattr(stream, "write_through", False) \
+                        and not getattr(stream, "line_buffering", False):
                     reconfigure(line_buffering=True)
-        self._handler = logging.StreamHandler(sys.stderr)
-        self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        if _SHARED_HANDLER.capture is None:  # one execution per worker: the usual case
+            self._handler = _SHARED_HANDLER
+            _SHARED_HANDLER.stream = sys.stderr
+            _SHARED_HANDLER.capture = self
+        else:
+            self._handler = _RecordingHandler(sys.stderr, self)
         root = logging.getLogger()
         self._saved_handlers = root.handlers[:]
         root.handlers = [self._handler]  # the CLI's own handler would write every line twice
@@ -81,9 +115,16 @@ class ExecutionLogCapture:
             root.setLevel(logging.INFO)
         return self
 
+    def write_failed(self, error: OSError) -> None:
+        """Remember the first failed write of the log."""
+        if self.write_error is None:
+            self.write_error = error
+
     def __exit__(self, *exc: object) -> None:
         if self._handler is not None:
             logging.getLogger().handlers = self._saved_handlers
+            if self._handler is _SHARED_HANDLER:
+                _SHARED_HANDLER.capture = None
         if self._saved is not None:
             sys.stdout, sys.stderr = self._saved
         if self._file is not None:

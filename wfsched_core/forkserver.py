@@ -1,33 +1,37 @@
 """The fork server: a warm parent that forks one worker process per execution.
 
 Started by the ``local`` spawner as ``python -m wfsched_core.forkserver REQUEST_FD
-REPLY_FD``. It imports what a worker needs (the core, SQLAlchemy's ORM, the database
-driver, every plugin and workflow package), then forks a child for each request; the
-child runs ``wfsched execute ID`` in-process, so it skips interpreter start and imports
-but is still its own process: own PID, own process group, output in its log file.
+REPLY_FD SPARES [MODULE ...]``. It imports what a lean worker needs (the authoring API,
+the worker's runner and channel) and the workflow modules the scheduler names; then it
+forks a child for each request, which runs ``python -m wfsched_core.worker ID`` in-process:
+it skips interpreter start and imports but is still its own process (own PID, own process
+group, output in its log file), and reports to its scheduler like any lean worker.
 
 Why it is safe to fork here:
 
-- the server is single-threaded (checked after warm-up: a plugin that starts a thread on
-  import makes the server refuse, and the spawner falls back to fresh interpreters);
-- it holds no database connection when it forks: the one connection of the warm-up
-  (the store's dialect, the schema check, a rehearsal of a worker's statements that
-  leaves their compiled SQL in the engine's cache, see ``store/rehearsal.py``) is closed
-  before serving; a child checks that the engine's pool is empty (else gives the engine
-  a fresh one) and closes every inherited descriptor above 2;
-- the child resets signal handlers and logging, and takes the request's environment.
+- the server is single-threaded (checked after warm-up and after each preload: a module
+  that starts a thread on import makes the server refuse, and the spawner falls back to
+  fresh interpreters);
+- it holds no database connection and imports no database driver: a lean worker reports
+  through its scheduler (and a child whose scheduler is gone connects on its own);
+- the child resets signal handlers, closes every inherited descriptor above 2 and takes
+  the request's environment.
 
-Protocol (JSON lines): the scheduler writes ``{"id", "argv", "env", "log_path", "cwd"}``
-on REQUEST_FD; the server answers ``{"ready": true}`` once, then ``{"id", "pid"}`` (or
-``{"id", "error"}``) per request and ``{"exit": pid, "code": returncode}`` when a child
-ends (``code`` as ``Popen.returncode``: negative for a signal). End of input stops the
-server; workers still running carry on, as they would after a scheduler with the exec
-start mode died.
+Protocol (JSON lines): the scheduler writes ``{"preload": [module, ...]}`` (import these
+now) and ``{"id", "argv", "env", "unset", "log_path", "cwd"}`` requests on REQUEST_FD
+(``env``: the variables the worker's environment changes of the server's own, ``unset``:
+those it removes; several requests may come in one write); the server
+answers ``{"ready": true}`` once (``{"ready": false, "reason"}`` when forking became
+unsafe), ``{"id", "pid"}`` (or ``{"id", "error"}``) per request and ``{"exit": pid,
+"code": returncode}`` when a child ends (``code`` as ``Popen.returncode``: negative for a
+signal). End of input stops the server; workers still running carry on, as they would
+after a scheduler with the exec start mode died.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import logging
 import os
@@ -37,16 +41,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wfsched_core.builtin.local_spawner import fork_spares
-from wfsched_core.errors import ConfigError
 from wfsched_core.forkserver_child import run_child, run_spare
-
-if TYPE_CHECKING:
-    from wfsched_core.cli.app import App
-    from wfsched_core.store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -55,104 +52,43 @@ SPARE_REFILL_DELAY = 0.05
 # Seconds before trying again when forking a spare failed.
 SPARE_RETRY_DELAY = 5.0
 
-# The settings a pre-built App was resolved from: a request whose environment differs in
-# any of them gets an App of its own, built in the child as an exec'd worker would.
-SETTINGS_ENV = ("WFSCHED_DATABASE_URL", "WFSCHED_HOME", "WFSCHED_CONFIG",
-                "WFSCHED_DISABLE_PLUGINS", "WFSCHED_STRICT_PLUGINS")
+
+def warm_up(modules: list[str]) -> str | None:
+    """Import everything a lean worker imports; why forking is unsafe (or None)."""
+    import wfsched_core.worker.__main__  # noqa: F401 - the runner, the channel, the wire
+
+    _import_all(modules)
+    return _threads_running()
 
 
-class WarmApp:
-    """An :class:`App` whose settings, plugins and workflow catalog the server resolved
-    once, for children to share; its store is never built here (no connection)."""
-
-    def __init__(self, app: App, store: SqlStore | None = None) -> None:
-        self.app = app
-        #: built here with its dialect initialised and its worker statements compiled
-        #: (one connection, closed before any fork); each child connects on its own
-        self.store = store
-        self.env = {key: os.environ.get(key) for key in SETTINGS_ENV}
-        self.config_stamp = _config_stamp(app.settings.config_path)
-
-    def fits(self, env: dict[str, str], workflow: str | None) -> bool:
-        """True when a worker with ``env`` for ``workflow`` would resolve the same App."""
-        if any(env.get(key) != value for key, value in self.env.items()):
-            return False
-        if _config_stamp(self.app.settings.config_path) != self.config_stamp:
-            return False  # the file changed since: read it again, as a fresh worker would
-        return workflow is not None and self.app.hooks.catalog().find(workflow) is not None
+def _import_all(modules: list[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - each child then reports it itself
+            log.warning("fork server: cannot import %s: %s", name, exc)
 
 
-def _config_stamp(path: Path | None) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path) if path is not None else None
-    except OSError:
-        return None
-    return None if stat is None else (stat.st_mtime_ns, stat.st_size)
-
-
-def warm_up() -> tuple[str | None, WarmApp | None]:
-    """Import everything a worker imports and resolve its App once.
-
-    Returns why forking is unsafe (or None) and the pre-built App (or None when the
-    installation's configuration does not resolve: each child then reports it itself).
-    """
-    from wfsched_core.cli import main as cli_main
-
-    cli_main._load_command_modules()
-    # SQLAlchemy Core, not its ORM: a worker never loads the ORM (a workflow module that
-    # does is imported below, with the catalog), and a smaller server forks faster
-    import wfsched_core.heartbeat  # noqa: F401
-    import wfsched_core.store.sql_store  # noqa: F401
-    import wfsched_core.worker  # noqa: F401
-    from wfsched_core.cli.app import App
-    from wfsched_core.db.engine import make_engine
-
-    warm: WarmApp | None = None
-    try:
-        app = App()
-        engine = make_engine(app.settings.database_url)  # imports the dialect and driver
-        engine.dispose()  # never connected: nothing to inherit
-        app.hooks.catalog().all()  # imports every plugin and workflow module
-        warm = WarmApp(app, _initialised_store(app))
-    except Exception as exc:  # the worker will report it properly; warm what we can
-        log.warning("fork server warm-up incomplete: %s", exc)
+def _threads_running() -> str | None:
     if threading.active_count() > 1:
         names = ", ".join(t.name for t in threading.enumerate()
                           if t is not threading.current_thread())
-        return f"threads running after imports ({names}): forking would copy their locks", None
-    return None, warm
-
-
-def _initialised_store(app: App) -> SqlStore | None:
-    """The store with its dialect initialised, its schema checked and a worker's
-    statements compiled (what each worker would repeat), and no connection left open."""
-    from wfsched_core.store.rehearsal import rehearse_worker
-
-    try:
-        store = app.hooks.store()
-        store.ensure_schema(auto_create=True)  # as App.store does; once, not per child
-        workflows = app.hooks.catalog().all()
-        if workflows:
-            rehearse_worker(store, next(iter(workflows)))  # children inherit the compiled SQL
-        store.dispose()  # closes that connection: none exists when we fork
-        return store
-    except Exception as exc:  # unreachable now: each worker connects on its own
-        log.warning("fork server: database not reachable during warm-up: %s", exc)
-        return None
+        return f"threads running after imports ({names}): forking would copy their locks"
+    return None
 
 
 class ForkServer:
     """The server's loop: read requests, fork children, report their exits."""
 
-    def __init__(self, request_fd: int, reply_fd: int, warm: WarmApp | None = None) -> None:
-        self.warm = warm
+    def __init__(self, request_fd: int, reply_fd: int, spare_count: int = 0) -> None:
         self.request_fd = request_fd
         self.reply_fd = reply_fd
         self.wake_read, self.wake_write = os.pipe()
         self.buffer = b""
         self.children: set[int] = set()  # the workers the scheduler knows of
         self.spares: list[_Spare] = []  # children forked ahead, waiting for a request
-        self.spare_count = _spare_count(warm)
+        self.spare_count = spare_count
+        self.unsafe: str | None = None  # set when a preload started a thread
         self._refill_at = 0.0
 
     def send(self, message: dict[str, Any]) -> None:
@@ -197,10 +133,16 @@ class ForkServer:
     def handle(self, request: dict[str, Any]) -> None:
         """Give ``request`` to a spare (or fork a child for it); spares are refilled once
         the server has been quiet a moment."""
+        if "preload" in request:
+            self.preload(request["preload"])
+            return
+        if self.unsafe:
+            self.send({"id": request["id"], "error": self.unsafe})
+            return
         pid = self._assign_to_spare(request)
         if pid is None:
             try:
-                pid = self._fork(lambda fds: run_child(request, fds, self.warm))
+                pid = self._fork(lambda fds: run_child(request, fds))
             except OSError as exc:
                 self.send({"id": request["id"],
                            "error": f"fork failed: {exc.strerror or exc}"})
@@ -210,6 +152,21 @@ class ForkServer:
         # the next spares once the server has been idle a moment: forking them now would
         # take a core from the worker just started (and from the next request's)
         self._refill_at = time.monotonic() + SPARE_REFILL_DELAY
+
+    def preload(self, modules: list[str]) -> None:
+        """Import the workflow modules now, once, instead of in every child; spares forked
+        before lack them, so they are retired (they exit quietly) and forked again."""
+        _import_all(modules)
+        self.unsafe = _threads_running()
+        if self.unsafe:
+            self.send({"ready": False, "reason": self.unsafe})
+            self.spare_count = 0
+        gc.collect()
+        gc.freeze()
+        for spare in self.spares:
+            os.close(spare.request_write)  # end of input: the spare exits, unreported
+        self.spares.clear()
+        self._refill_at = time.monotonic()
 
     def _until_refill(self) -> float | None:
         """Seconds until the spares are due to be refilled (None: none is missing)."""
@@ -236,7 +193,7 @@ class ForkServer:
         while len(self.spares) < self.spare_count:
             read_end, write_end = os.pipe()
             try:
-                pid = self._fork(lambda fds, r=read_end: run_spare(r, fds, self.warm))
+                pid = self._fork(lambda fds, r=read_end: run_spare(r, fds))
             except OSError:  # none for now (a process limit?): try again in a while
                 os.close(read_end)
                 os.close(write_end)
@@ -274,17 +231,6 @@ class ForkServer:
                 self.send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def _spare_count(warm: WarmApp | None) -> int:
-    """``[scheduler] fork_spares``; none without a warm App (or with a bad setting, which
-    the scheduler's spawner has reported already)."""
-    if warm is None:
-        return 0
-    try:
-        return fork_spares(warm.app.settings)
-    except ConfigError:
-        return 0
-
-
 @dataclass
 class _Spare:
     """A child forked ahead of any request, waiting on its pipe for one."""
@@ -294,19 +240,19 @@ class _Spare:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m wfsched_core.forkserver REQUEST_FD REPLY_FD``."""
+    """``python -m wfsched_core.forkserver REQUEST_FD REPLY_FD SPARES [MODULE ...]``."""
     args = sys.argv[1:] if argv is None else argv
     request_fd, reply_fd = int(args[0]), int(args[1])
+    spares = int(args[2]) if len(args) > 2 else 0
     # the scheduler decides when we stop (it closes our input); a terminal's Ctrl-C does not
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    warm: WarmApp | None = None
     try:
-        unsafe, warm = warm_up()
+        unsafe = warm_up(args[3:])
     except Exception as exc:  # noqa: BLE001 - reported to the spawner, which falls back
         unsafe = f"warm-up failed: {type(exc).__name__}: {exc}"
-    server = ForkServer(request_fd, reply_fd, warm)
+    server = ForkServer(request_fd, reply_fd, spares)
     try:
         if unsafe:
             server.send({"ready": False, "reason": unsafe})

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -57,8 +58,11 @@ class ForkedProcess:
 class ForkServerClient:
     """Starts ``python -m wfsched_core.forkserver`` and forks workers through it."""
 
-    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None,
+                 spares: int = 0, preload: list[str] | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
+        self.spares = spares
+        self.modules = list(preload or [])  # imported by the server before it serves
         self.cwd = cwd or os.getcwd()
         self.process: subprocess.Popen[bytes] | None = None
         self.unusable: str | None = None  # why it cannot serve (then: fresh interpreters)
@@ -81,7 +85,7 @@ class ForkServerClient:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "wfsched_core.forkserver", str(request_read),
-                 str(reply_write)],
+                 str(reply_write), str(self.spares), *self.modules],
                 env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
                 # its own session: a terminal's Ctrl-C or hang-up is for the scheduler
                 pass_fds=(request_read, reply_write), start_new_session=True)
@@ -121,25 +125,68 @@ class ForkServerClient:
 
     # --- forking ---------------------------------------------------------------------
 
+    def preload(self, modules: list[str]) -> None:
+        """Have the server import these (workflow) modules once, ahead of the workers."""
+        if modules and self.process is not None and self.unusable is None:
+            try:
+                self._send({"preload": modules})
+            except SpawnerError as exc:
+                log.warning("fork server: %s", exc)
+
     def spawn(self, argv: list[str], env: dict[str, str], log_path: str,
-              on_exit: Callable[[], None], workflow: str | None = None) -> ForkedProcess:
+              on_exit: Callable[[], None]) -> ForkedProcess:
         """Fork a worker for ``argv``; raise SpawnerError when the server cannot."""
+        outcome = self.spawn_many([(argv, env, log_path, on_exit)])[0]
+        if isinstance(outcome, SpawnerError):
+            raise outcome
+        return outcome
+
+    def spawn_many(self, requests: list[tuple[list[str], dict[str, str], str,
+                                              Callable[[], None]]],
+                   ) -> list[ForkedProcess | SpawnerError]:
+        """Fork a worker for each ``(argv, env, log_path, on_exit)``: every request sent
+        at once, then every answer awaited (one round trip for the lot)."""
         if not self.wait_ready():
-            raise SpawnerError(self.unusable or "the fork server is not available")
+            error = SpawnerError(self.unusable or "the fork server is not available")
+            return [error] * len(requests)
         with self._state_lock:
-            self._next_id += 1
-            request_id = self._next_id
-            event = self._reply_events[request_id] = threading.Event()
-        message = {"id": request_id, "argv": argv, "env": env, "log_path": log_path,
-                   "cwd": self.cwd, "workflow": workflow}
-        self._send(message)
-        if not event.wait(REPLY_TIMEOUT):
-            raise SpawnerError(f"the fork server did not answer within {REPLY_TIMEOUT:g}s")
+            ids = []
+            for _ in requests:
+                self._next_id += 1
+                ids.append(self._next_id)
+                self._reply_events[self._next_id] = threading.Event()
+            events = [self._reply_events[i] for i in ids]
+        messages = [{"id": request_id, "argv": argv, "cwd": self.cwd, "log_path": log_path,
+                     **self._environment_change(env)}
+                    for request_id, (argv, env, log_path, _) in zip(ids, requests, strict=True)]
+        try:
+            self._send_all(messages)
+        except SpawnerError as exc:
+            self._forget_requests(ids)
+            return [exc] * len(requests)
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        outcomes: list[ForkedProcess | SpawnerError] = []
+        for request_id, event, request in zip(ids, events, requests, strict=True):
+            if not event.wait(max(0.0, deadline - time.monotonic())):
+                outcomes.append(SpawnerError(
+                    f"the fork server did not answer within {REPLY_TIMEOUT:g}s"))
+                continue
+            outcomes.append(self._answered(request_id, request[3]))
+        self._forget_requests(ids)
+        return outcomes
+
+    def _environment_change(self, env: dict[str, str]) -> dict[str, Any]:
+        """What a worker's environment changes of the server's own (a few variables,
+        not the whole environment, per request)."""
+        return {"env": {k: v for k, v in env.items() if self.env.get(k) != v},
+                "unset": [k for k in self.env if k not in env]}
+
+    def _answered(self, request_id: int, on_exit: Callable[[], None],
+                  ) -> ForkedProcess | SpawnerError:
         with self._state_lock:
             reply = self._replies.pop(request_id, {"error": self.unusable})
-            self._reply_events.pop(request_id, None)
             if "pid" not in reply:
-                raise SpawnerError(reply.get("error") or "the fork server failed")
+                return SpawnerError(reply.get("error") or "the fork server failed")
             worker = ForkedProcess(int(reply["pid"]), on_exit)
             self._workers[worker.pid] = worker
             early = self._early_exits.pop(worker.pid, None)
@@ -147,8 +194,20 @@ class ForkServerClient:
             self._finish(worker, early)
         return worker
 
+    def _forget_requests(self, ids: list[int]) -> None:
+        with self._state_lock:
+            for request_id in ids:
+                self._reply_events.pop(request_id, None)
+                self._replies.pop(request_id, None)
+
+    def _send_all(self, messages: list[dict[str, Any]]) -> None:
+        data = "".join(json.dumps(m, separators=(",", ":")) + "\n" for m in messages).encode()
+        self._write(data)
+
     def _send(self, message: dict[str, Any]) -> None:
-        data = (json.dumps(message) + "\n").encode()
+        self._write((json.dumps(message) + "\n").encode())
+
+    def _write(self, data: bytes) -> None:
         with self._write_lock:
             if self._request_fd is None:
                 raise SpawnerError("the fork server is closed")

@@ -164,8 +164,17 @@ class PluginHooks:
         return report
 
     def _fire(self, hook_name: str, **kwargs: Any) -> None:
+        if "execution" in kwargs:  # notifiers and other plugins see secrets masked
+            kwargs["execution"] = self._secrets_masked(kwargs["execution"])
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             self._call_guarded(impl, kwargs)
+
+    def _secrets_masked(self, execution: Execution) -> Execution:
+        from wfsched_core.secrets import masked_execution, secret_names
+
+        if not execution.params:
+            return execution
+        return masked_execution(execution, secret_names(self.catalog(), execution.workflow))
 
     def _call_guarded(self, impl: Any, kwargs: dict[str, Any]) -> Any:
         """Call one hook implementation (a plugin's in the helper thread, with the budget);

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
+from wfsched_core.bounds import WORKFLOW_BOUNDS
 from wfsched_core.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +53,8 @@ class Workflow:
     queue: ClassVar[str | None] = None
     spawner: ClassVar[str | None] = None
     nice: ClassVar[int | None] = None
+    # parameters stored as given but shown masked (CLI, dashboard, notifications, logs)
+    secret_params: ClassVar[tuple[str, ...] | list[str]] = ()
 
     @classmethod
     def steps(cls) -> list[tuple[str, Callable[..., Any]]]:
@@ -88,6 +91,7 @@ class WorkflowSpec:
     queue: str | None = None
     spawner: str | None = None
     nice: int | None = None
+    secret_params: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -112,27 +116,32 @@ _ATTRIBUTE_TYPES: dict[str, tuple[type, ...]] = {
     "queue": (str,),
     "spawner": (str,),
     "nice": (int,),
+    "secret_params": (list, tuple),
 }
 
 
 def resolve_spec(
     name: str, cls: type[Workflow], source: str, overrides: dict[str, Any] | None = None
 ) -> WorkflowSpec:
-    """Build the spec of ``cls``: its class attributes, overridden by ``[workflows.NAME]``."""
+    """Build the spec of ``cls``: its class attributes, overridden by ``[workflows.NAME]``.
+
+    A bad ``[workflows.NAME]`` value is a :class:`ConfigError` (the command stops, exit 2);
+    a bad class attribute is a ``ValueError`` (the catalog lists the workflow as broken).
+    """
     values: dict[str, Any] = {}
     for attribute in _ATTRIBUTE_TYPES:
         values[attribute] = getattr(cls, attribute, None)
+        problem = _value_problem(attribute, values[attribute])
+        if problem and values[attribute] is not None:
+            raise ValueError(f"{cls.__name__}.{attribute} {problem}")
     if values["description"] is None and cls.__doc__:
         values["description"] = cls.__doc__.strip().splitlines()[0]
     extra: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         if key in _ATTRIBUTE_TYPES:
-            expected = _ATTRIBUTE_TYPES[key]
-            if not isinstance(value, expected) or isinstance(value, bool):
-                kinds = " or ".join(t.__name__ for t in expected)
-                raise ConfigError(
-                    f"[workflows.{name}] {key} must be {kinds}, not {type(value).__name__}"
-                )
+            problem = _value_problem(key, value)
+            if problem:
+                raise ConfigError(f"[workflows.{name}] {key} {problem}")
             values[key] = value
         else:
             extra[key] = value
@@ -140,6 +149,21 @@ def resolve_spec(
         if key not in extra and hasattr(cls, key):
             extra[key] = getattr(cls, key)
     values["depends_on"] = tuple(values["depends_on"] or ())
+    values["secret_params"] = tuple(values["secret_params"] or ())
     known = {f.name for f in fields(WorkflowSpec)}
     clean = {k: v for k, v in values.items() if k in known and v is not None}
     return WorkflowSpec(name=name, cls=cls, source=source, extra=extra, **clean)
+
+
+def _value_problem(attribute: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the attribute (``must be ...``), or None when it can."""
+    bound = WORKFLOW_BOUNDS.get(attribute)
+    if bound is not None:
+        return bound.problem(value)
+    expected = _ATTRIBUTE_TYPES[attribute]
+    if not isinstance(value, expected) or isinstance(value, bool):
+        kinds = " or ".join(t.__name__ for t in expected)
+        return f"must be {kinds}, not {type(value).__name__}"
+    if attribute == "secret_params" and not all(isinstance(v, str) for v in value):
+        return "must be a list of parameter names"
+    return None

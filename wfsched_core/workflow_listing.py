@@ -11,12 +11,13 @@ if TYPE_CHECKING:
     from wfsched_core.store import SqlStore
 
 
-def describe_workflows(catalog: Catalog, store: SqlStore) -> list[dict[str, Any]]:
-    """One JSON-ready entry per workflow, broken ones included (with ``broken`` set)."""
+def describe_workflows(catalog: Catalog, store: SqlStore | None) -> list[dict[str, Any]]:
+    """One JSON-ready entry per workflow, broken ones included (with ``broken`` set);
+    without a store (no database yet), nothing has run."""
     from wfsched_core.schedule import describe_schedule, next_tick
 
     specs = catalog.all()
-    rows = store.workflow_rows()
+    rows = store.workflow_rows() if store is not None else {}
     entries = []
     for name in catalog.names:
         spec = specs.get(name)

@@ -105,12 +105,11 @@ def test_postgresql_unreachable_workers_record_their_end_after_the_outage(
         proxy.cut()
         gate.touch()  # both finish during the outage
         _ran(wf, work_dir, 2, kind="passed")
-        logs = wf.home / "logs"
-        wait_until(lambda: all("database unavailable while trying to record the end"
-                               in (logs / f"{i}.log").read_text() for i in ids),
-                   30, "the workers to retry their final status")
-        wait_until(lambda: "database unavailable" in wf.output_of(), 30,
-                   "the scheduler to report the outage")
+        # the workers report through their scheduler, which retries their final statuses
+        # (one round for both) while they wait for its answer
+        wait_until(lambda: "database unavailable while trying to record the workers' "
+                           "reports" in wf.output_of(), 30,
+                   "the scheduler to retry the workers' final statuses")
         wait_until(lambda: time.monotonic() - cut_at >= 5, 10, "a five-second outage")
         for execution_id in ids:  # nothing got through
             assert wf.execution(execution_id).status.value == "running"
@@ -160,3 +159,84 @@ def test_a_stop_during_an_outage_still_stops_the_workers_and_loses_no_outcome(
         assert execution.error.startswith(("stopped by signal SIGTERM", "worker lost")), \
             execution.error
         assert not wf.store.running_executions()
+
+
+# Imported by every interpreter on the path: a worker (a fresh interpreter: exec start
+# mode, or `wfsched execute`) holds at its very start until the test opens the gate.
+GATED_START = """
+import os, sys, time
+gate = os.environ.get("TEST_START_GATE")
+if gate and ("execute" in sys.argv or "WFSCHED_WORKER_PLAN" in os.environ):
+    open(f"{gate}.{os.getpid()}.waiting", "w").close()
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+"""
+
+
+def _gated_start(wf: Wfsched, tmp_path: Path) -> Path:
+    site = tmp_path / "gated-start"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(GATED_START)
+    wf.python_paths.append(site)
+    gate = tmp_path / "start-gate"
+    wf.extra_env["TEST_START_GATE"] = str(gate)
+    return gate
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_workers_that_start_during_an_outage_wait_for_it_and_run(
+        wf: Wfsched, work_dir: Path, schedulers: Schedulers, db_kind: str,
+        tmp_path: Path) -> None:
+    """Issue 14, defect 1: a worker starting while the database is unreachable is not
+    failed for good; its start waits for the database (here: through its scheduler)."""
+    from sqlalchemy.engine import make_url
+
+    wf.write_config('start_mode = "exec"\n[workflows.mark]\nretries = 0\n')
+    gate = _gated_start(wf, tmp_path)
+    direct = make_url(wf.database_url)
+    wf.store  # noqa: B018 - the test's own reads go straight to the server
+    with CuttableProxy(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
+        wf.database_url = direct.set(port=proxy.port).render_as_string(hide_password=False)
+        daemon = schedulers.start("--max-concurrent", "4")
+        ids = wf.trigger("mark", count=3, dir=work_dir)
+        wait_until(lambda: len(list(tmp_path.glob("start-gate.*.waiting"))) == 3, 60,
+                   "three workers started, held before their start")
+        proxy.cut()
+        gate.touch()  # they start during the outage
+        wait_until(lambda: "database unavailable while trying to record the workers' "
+                           "reports" in wf.output_of(), 30, "the scheduler to retry the starts")
+        for execution_id in ids:
+            assert wf.execution(execution_id).status.value == "pending"
+        proxy.restore()
+        for execution_id in ids:
+            execution = wf.wait_for_status(execution_id, "completed", "failed", timeout=60)
+            assert execution.status.value == "completed", execution.error
+            assert execution.attempt == 1
+        assert daemon.poll() is None
+    assert sorted(r["execution_id"] for r in records(work_dir, "ran")) == sorted(ids)
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_wfsched_execute_rides_out_an_outage_before_its_start(
+        wf: Wfsched, work_dir: Path, db_kind: str, tmp_path: Path) -> None:
+    """The direct worker (detached, container, remote spawners) connects and checks the
+    schema inside its start's retry, not before it."""
+    from sqlalchemy.engine import make_url
+
+    gate = _gated_start(wf, tmp_path)
+    direct = make_url(wf.database_url)
+    (execution,) = wf.store.enqueue("mark", params={"dir": str(work_dir)})
+    with CuttableProxy(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
+        wf.database_url = direct.set(port=proxy.port).render_as_string(hide_password=False)
+        worker = wf.popen("execute", str(execution.id), name="worker")
+        wait_until(lambda: list(tmp_path.glob("start-gate.*.waiting")), 60,
+                   "the worker to start")
+        proxy.cut()
+        gate.touch()
+        wait_until(lambda: f"database unavailable while trying to start execution "
+                           f"{execution.id}" in wf.output_of("worker"), 30,
+                   "the worker to wait for the database")
+        proxy.restore()
+        assert worker.wait(60) == 0, wf.output_of("worker")
+    assert wf.execution(execution.id).status.value == "completed"
+    assert len(records(work_dir, "ran")) == 1

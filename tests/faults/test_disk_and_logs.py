@@ -69,3 +69,38 @@ def test_the_daemon_survives_a_broken_log_directory_and_resumes_once_it_is_fixed
     assert "Traceback" not in wf.output_of()
     os.kill(daemon.pid, signal.SIGTERM)
     assert daemon.wait(30) == 0
+
+
+@pytest.fixture
+def small_logs_disk(wf: Wfsched):
+    """``logs/`` on a real 2 MB tmpfs (needs root: skipped with the reason without)."""
+    import subprocess
+
+    logs = wf.home / "logs"
+    logs.mkdir(exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(logs)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield logs
+    finally:
+        subprocess.run(["umount", "-l", str(logs)], check=False)
+
+
+@pytest.mark.parametrize("how", ["log", "print"])
+def test_a_log_cut_short_by_a_full_disk_fails_the_run(
+        wf: Wfsched, small_logs_disk: Path, how: str) -> None:
+    """Issue 14, defect 3: 5 MB of log lines into a 2 MB disk was recorded `completed`
+    with the log cut mid-line; now the step fails with the write's error."""
+    (execution_id,) = wf.trigger("flood", megabytes=5, how=how)
+    (after,) = wf.trigger("noop")
+    result = wf.run("scheduler", "--once", check=False, timeout=120)
+    assert result.returncode == 1, result.stderr
+    execution = wf.execution(execution_id)
+    assert execution.status.value == "failed", execution.error
+    assert "No space left on device" in execution.error
+    (step,) = wf.store.steps(execution_id)
+    assert step.status.value == "failed" and "No space left on device" in step.error
+    # the scheduler carried on
+    assert wf.execution(after).status.value in ("completed", "failed")

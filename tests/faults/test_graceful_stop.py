@@ -79,8 +79,8 @@ def _alive(pid: int) -> bool:
 # Imported by every interpreter on the path: a worker (a fresh interpreter in the exec
 # start mode) that takes a few seconds to start, as on a loaded host or a slow disk.
 SLOW_START = """
-import sys, time
-if "execute" in sys.argv:
+import os, sys, time
+if "execute" in sys.argv or "WFSCHED_WORKER_PLAN" in os.environ:  # either worker
     time.sleep(6)
 """
 
@@ -93,8 +93,7 @@ def test_a_worker_stopped_while_it_starts_is_recorded_as_stopped(
     slow.mkdir()
     (slow / "sitecustomize.py").write_text(SLOW_START)
     wf.python_paths.append(slow)
-    wf.config_path.write_text(wf.config_path.read_text().replace(
-        "[scheduler]\n", '[scheduler]\nstart_mode = "exec"\n', 1))
+    wf.write_config('start_mode = "exec"\n')
     daemon = schedulers.start()
     (execution_id,) = wf.trigger("hang", dir=work_dir)
     wait_until(lambda: wf.execution(execution_id).pid, 60, "the worker to be started")

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
+import pytest
 from helpers import Wfsched, wait_until
 
 from faults.conftest import Schedulers, records
@@ -106,3 +107,43 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _waits_for_its_answer(pid: int) -> bool:
+    """The worker's main thread sleeps in a read on its Unix socket: its report is sent
+    and it waits for the scheduler's answer (a step's sleep shows a timer instead)."""
+    try:
+        return "unix_stream_read" in Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("start_mode", ["fork", "exec"])
+def test_a_scheduler_killed_between_a_workers_final_report_and_its_commit(
+        wf: Wfsched, work_dir: Path, schedulers: Schedulers, start_mode: str) -> None:
+    """Issue 13: the worker's final status reaches the scheduler, which dies before it
+    commits it: the worker records it itself; nothing is lost, nothing runs twice."""
+    # no heartbeat during the run: the report in flight is the final status
+    wf.write_config(f'start_mode = "{start_mode}"\nheartbeat_interval = 60\n'
+                    f'heartbeat_timeout = 120\n')
+    first = schedulers.start("--max-concurrent", "2", name="first")
+    (execution_id,) = wf.trigger("mark_twice", dir=work_dir, seconds=0.5)
+    worker = wait_until(lambda: records(work_dir, "ran"), 30, "the step to start")[0]["pid"]
+    os.kill(first.pid, signal.SIGSTOP)  # from now on it reads and commits nothing
+    try:
+        wait_until(lambda: records(work_dir, "ending"), 30, "the step to end")
+        wait_until(lambda: _waits_for_its_answer(worker), 30,
+                   "the worker to send its final status and wait for the answer")
+        assert wf.execution(execution_id).status.value == "running"  # not committed
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+    first.wait(10)
+    execution = wf.wait_for_status(execution_id, "completed", timeout=60)
+    assert execution.exit_code == 0
+    wait_until(lambda: not psutil.pid_exists(worker) or
+               psutil.Process(worker).status() == psutil.STATUS_ZOMBIE, 30, "the worker's exit")
+    # the next scheduler finds nothing to run again
+    result = wf.run("scheduler", "--once", check=False)
+    assert result.returncode == 0, result.stderr
+    assert [r["execution_id"] for r in records(work_dir, "ran")] == [execution_id]
+    assert wf.execution(execution_id).status.value == "completed"

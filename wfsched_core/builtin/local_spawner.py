@@ -4,15 +4,18 @@ The worker gets its own process group (so a Ctrl-C meant for the scheduler does 
 it), its output goes to the execution's log file, and it is identified by PID plus
 create time, so a recycled PID never passes for it.
 
-Two start modes (``[scheduler] start_mode``): ``exec`` (the default) starts a fresh
-interpreter per worker; ``fork`` forks each worker from a warm fork server
-(``wfsched_core/forkserver.py``) that has already imported the core, SQLAlchemy and the
-workflow packages. Fork mode falls back to exec where fork is unsafe (macOS, Windows) and
-for any worker it cannot serve (the server failed to warm up, a worker command or
-PYTHONPATH it was not started with). In fork mode the server keeps ``[scheduler]
-fork_spares`` (default 1) workers forked ahead, each with its own database connection,
-which take the next requests without waiting for a fork. See docs/performance.md for what
-each costs.
+The worker is the lean one (``python -m wfsched_core.worker ID``), which reports its
+transitions to the scheduler over a private channel instead of writing to the database
+(``reports_to_scheduler``): it imports the authoring API and its workflow module only.
+
+Two start modes (``[scheduler] start_mode``): ``fork`` (the default wherever fork is safe)
+forks each worker from a warm fork server (``wfsched_core/forkserver.py``) that has
+already imported the worker and the workflow modules; ``exec`` starts a fresh interpreter
+per worker. Fork mode falls back to exec where fork is unsafe (macOS, Windows) and for any
+worker it cannot serve (the server failed to warm up, a worker command or PYTHONPATH it
+was not started with). In fork mode the server keeps ``[scheduler] fork_spares`` (default
+1) workers forked ahead, which take the next requests without waiting for a fork. See
+docs/performance.md for what each costs.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class LocalSpawner:
     name = "local"
     sees_process = True
     survives_scheduler = False
+    #: its workers are started on the scheduler's host and may report through it
+    reports_to_scheduler = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -74,11 +79,12 @@ class LocalSpawner:
         if mode not in START_MODES:
             raise ConfigError(f"[scheduler] start_mode must be one of {', '.join(START_MODES)}"
                               f", not {mode!r}")
-        fork_spares(settings)  # checked with the rest of the configuration
+        self.spares = fork_spares(settings)  # checked with the rest of the configuration
         self.start_mode = mode if fork_is_safe_here() else "exec"
         self._fork_server: ForkServerClient | None = None
         self._fork_lock = threading.Lock()
         self._fallback_reported = False
+        self._preload: list[str] = []
 
     def check_available(self) -> None:
         """Start the fork server and let it warm up before the scheduler claims anything
@@ -88,6 +94,15 @@ class LocalSpawner:
             if not server.wait_ready():
                 self._report_fallback(server.unusable or "not ready")
 
+    def preload(self, modules: list[str]) -> None:
+        """Fork mode: the workflow modules, imported once by the fork server (at its
+        start, or now if it runs already)."""
+        self._preload = list(modules)
+        with self._fork_lock:
+            server = self._fork_server
+        if server is not None:
+            server.preload(modules)
+
     def close(self) -> None:
         """Stop the fork server (workers it started run on); call at scheduler exit."""
         with self._fork_lock:
@@ -96,18 +111,52 @@ class LocalSpawner:
             server.close()
 
     def start(self, request: SpawnRequest) -> WorkerHandle:
+        outcome = self.start_many([request])[0]
+        if isinstance(outcome, SpawnerError):
+            raise outcome
+        return outcome
+
+    def start_many(self, requests: list[SpawnRequest]) -> list[WorkerHandle | SpawnerError]:
+        """Start several workers; in fork mode with one round trip to the fork server
+        (the scheduler's loop waits for it once per tick, not once per worker)."""
+        outcomes: list[WorkerHandle | SpawnerError | None] = [None] * len(requests)
+        forkable = []
+        for index, request in enumerate(requests):
+            try:
+                open_for_worker(request.log_path).close()  # the child appends to it
+            except OSError as exc:
+                outcomes[index] = SpawnerError(f"cannot open the execution log "
+                                               f"{request.log_path}: {exc.strerror or exc}")
+                continue
+            if self.start_mode == "fork" and self._can_fork(request):
+                forkable.append(index)
+        if forkable:
+            forked = self._server().spawn_many(
+                [(requests[i].argv, requests[i].env, str(requests[i].log_path),
+                  requests[i].on_exit) for i in forkable])
+            for index, process in zip(forkable, forked, strict=True):
+                if isinstance(process, SpawnerError):
+                    self._report_fallback(str(process))
+                    continue  # started as a fresh interpreter below
+                outcomes[index] = WorkerHandle(
+                    self.name, {"pid": process.pid, "create_time":
+                                process_create_time(process.pid), "start_mode": "fork"},
+                    pid=process.pid, process=process)
+        for index, request in enumerate(requests):
+            if outcomes[index] is None:
+                try:
+                    outcomes[index] = self._exec(request)
+                except SpawnerError as exc:
+                    outcomes[index] = exc
+        return outcomes  # type: ignore[return-value]
+
+    def _exec(self, request: SpawnRequest) -> WorkerHandle:
+        """A fresh interpreter for ``request``."""
         try:
             log_file = open_for_worker(request.log_path)
         except OSError as exc:
             raise SpawnerError(f"cannot open the execution log {request.log_path}: "
                                f"{exc.strerror or exc}")
-        if self.start_mode == "fork" and self._can_fork(request):
-            log_file.close()
-            try:
-                return self._fork(request)
-            except SpawnerError as exc:
-                self._report_fallback(str(exc))
-            log_file = open_for_worker(request.log_path)
         try:
             process = subprocess.Popen(
                 request.argv, env=request.env, stdin=subprocess.DEVNULL, stdout=log_file,
@@ -127,18 +176,14 @@ class LocalSpawner:
             if self._fork_server is None:
                 from wfsched_core.forkserver_client import ForkServerClient
 
-                self._fork_server = ForkServerClient(self._server_env())
+                self._fork_server = ForkServerClient(self._server_env(), spares=self.spares,
+                                                     preload=self._preload)
                 self._fork_server.start()
             return self._fork_server
 
     def _server_env(self) -> dict[str, str]:
         """The scheduler's environment plus its settings, so the warm-up sees them too."""
-        env = dict(os.environ)
-        env["WFSCHED_DATABASE_URL"] = self.settings.database_url
-        env["WFSCHED_HOME"] = str(self.settings.home)
-        if self.settings.config_path is not None:
-            env["WFSCHED_CONFIG"] = str(self.settings.config_path.resolve())
-        return env
+        return {**os.environ, **self.settings.as_environment()}
 
     def _can_fork(self, request: SpawnRequest) -> bool:
         """Only the standard worker command, with the interpreter set-up the server has."""
@@ -157,15 +202,6 @@ class LocalSpawner:
             self._report_fallback(server.unusable)
             return False
         return True
-
-    def _fork(self, request: SpawnRequest) -> WorkerHandle:
-        process = self._server().spawn(request.argv, request.env, str(request.log_path),
-                                       request.on_exit,
-                                       request.spec.name if request.spec else None)
-        create_time = process_create_time(process.pid)
-        return WorkerHandle(self.name, {"pid": process.pid, "create_time": create_time,
-                                        "start_mode": "fork"},
-                            pid=process.pid, process=process)
 
     def _report_fallback(self, reason: str) -> None:
         if not self._fallback_reported:

@@ -25,6 +25,9 @@ class App:
         self.database_url = database_url
         self.config_file = config_file
         self.verbosity = verbosity
+        # Only commands that write (scheduler, trigger) create a missing SQLite database;
+        # the others say it is missing (``db upgrade`` uses raw_store, which creates it).
+        self.creates_database = False
 
     @cached_property
     def settings(self) -> Settings:
@@ -47,6 +50,10 @@ class App:
     @cached_property
     def store(self) -> SqlStore:
         """The store, with its schema checked (and created on first use for SQLite)."""
+        if not self.creates_database:
+            from wfsched_core.db.engine import require_existing_database
+
+            require_existing_database(self.settings.database_url)
         store = self.hooks.store()
         store.ensure_schema(auto_create=True)
         return store
@@ -61,16 +68,18 @@ class App:
         provides a store of its own, :attr:`store`. Plugins are loaded and configured
         either way, as for every command that opens the store.
         """
+        from wfsched_core.store.sqlite_direct import open_direct_store
+
+        direct = open_direct_store(self.settings.database_url)
+        if direct is None:  # not a SQLite file that exists with the current schema
+            return self.store
         self.hooks  # noqa: B018 - plugins loaded and configured, as for self.store
         providers = {impl.plugin_name
                      for impl in self.plugin_manager.hook.wfsched_store.get_hookimpls()}
-        if providers == {_BUILTIN_STORE_PLUGIN}:
-            from wfsched_core.store.sqlite_direct import open_direct_store
-
-            direct = open_direct_store(self.settings.database_url)
-            if direct is not None:
-                return direct
-        return self.store
+        if providers != {_BUILTIN_STORE_PLUGIN}:  # a plugin's store is asked first
+            direct.dispose()
+            return self.store
+        return direct
 
     def raw_store(self) -> SqlStore:
         """The store without the schema check (for ``db upgrade``)."""

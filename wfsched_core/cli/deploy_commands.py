@@ -23,6 +23,7 @@ from pathlib import Path
 
 import click
 
+from wfsched_core.cli import option_types
 from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 
@@ -239,7 +240,7 @@ def _inside(path: Path, directory: Path) -> bool:
 @cli.command()
 @click.argument("kind", type=click.Choice(sorted(TEMPLATES)))
 @click.option("--user", metavar="USER", help="The account that runs wfsched (default wfsched).")
-@click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
+@click.option("--max-concurrent", type=option_types.MAX_CONCURRENT_TYPE, default=None,
               help="Workers at once (default: the configured max_concurrent).")
 @click.option("--home", metavar="DIR", help="The data directory (default: WFSCHED_HOME).")
 @click.option("--example", is_flag=True, hidden=True,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wfsched_core.cli import option_types
 from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import echo_json, echo_table
@@ -58,7 +59,7 @@ def notify_list(app: App, as_json: bool) -> None:
               type=click.Choice(list(EVENT_HOOKS)), help="The event to pretend happened.")
 @click.option("--workflow", default=TEST_WORKFLOW, show_default=True,
               help="The workflow name the test execution carries (for `workflows` filters).")
-@click.option("--wait", "wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT,
+@click.option("--wait", "wait", type=option_types.seconds(0, 3600), default=DEFAULT_WAIT,
               show_default=True, help="Seconds to wait for deliveries (retries included).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from wfsched_core.cli import option_types
 from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.errors import UsageError
@@ -25,6 +26,8 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
             loaded = json.loads(params_json)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--params-json is not valid JSON: {exc}")
+        except RecursionError:
+            raise UsageError("--params-json is nested too deeply")
         if not isinstance(loaded, dict):
             raise UsageError("--params-json must be a JSON object")
         params.update(loaded)
@@ -42,7 +45,7 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
 @click.option("--param", "-p", "pairs", multiple=True, metavar="K=V",
               help="A parameter of the execution (repeatable); the value is a string.")
 @click.option("--params-json", metavar="JSON", help="Parameters as a JSON object.")
-@click.option("--priority", type=int, default=None,
+@click.option("--priority", type=option_types.PRIORITY, default=None,
               help="Higher runs first when slots are scarce (default: the workflow's).")
 @click.option("--count", type=click.IntRange(min=1, max=100_000), default=1,
               help="How many executions to queue.")
@@ -53,6 +56,7 @@ def trigger(app: App, workflow: str, pairs: tuple[str, ...], params_json: str | 
     """Queue pending executions of WORKFLOW and print their ids."""
     from wfsched_core.status import Trigger
 
+    app.creates_database = True
     params = parse_params(pairs, params_json)
     spec = app.hooks.catalog().get(workflow)
     created = app.quick_store.enqueue(
@@ -83,7 +87,7 @@ def _wait_for(app: App, ids: list[int]) -> int:
 
 
 @cli.command()
-@click.argument("execution_id", type=int)
+@click.argument("execution_id", type=option_types.EXECUTION_ID)
 @pass_app
 def cancel(app: App, execution_id: int) -> int:
     """Cancel a pending execution, or stop a running one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from wfsched_core.cli import option_types
 from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import duration
@@ -12,15 +13,15 @@ pass_app = click.make_pass_decorator(App)
 
 
 @cli.command()
-@click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
+@click.option("--max-concurrent", type=option_types.MAX_CONCURRENT_TYPE, default=None,
               help="Workers at once on this scheduler (default 5).")
 @click.option("--once", is_flag=True,
               help="Run until nothing is pending or running, then exit (for cron); "
                    "exit 0 only if every execution completed.")
 @click.option("--spawner", default=None, help="Spawn strategy (default: local).")
-@click.option("--poll-interval", type=click.FloatRange(min=0.01), default=None,
+@click.option("--poll-interval", type=option_types.POLL_INTERVAL, default=None,
               help="Seconds between looks at the database when idle (default 2).")
-@click.option("--grace-period", type=click.FloatRange(min=0), default=None,
+@click.option("--grace-period", type=option_types.GRACE_PERIOD, default=None,
               help="Seconds running workers get to finish after SIGTERM (default 30).")
 @click.option("--queue", "queues", multiple=True, metavar="NAME",
               help="Claim only executions of this queue (repeatable; 'default' is the "
@@ -36,6 +37,7 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | N
     """Claim pending executions and run each in its own worker process."""
     from wfsched_core.scheduler import Scheduler, SchedulerOptions
 
+    app.creates_database = True
     options = SchedulerOptions.from_settings(
         app.settings, max_concurrent=max_concurrent, once=once, spawner=spawner,
         poll_interval=poll_interval, grace_period=grace_period,
@@ -73,10 +75,23 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | N
 
 
 @cli.command()
-@click.argument("execution_id", type=int)
+@click.argument("execution_id", type=option_types.EXECUTION_ID)
 @pass_app
 def execute(app: App, execution_id: int) -> int:
-    """Run one execution in this process (what the scheduler starts for each)."""
-    from wfsched_core.worker import run_execution
+    """Run one execution in this process, writing to the database (what the detached,
+    container and remote spawners start for each)."""
+    from wfsched_core.dbretry import with_database_retry
+    from wfsched_core.errors import DatabaseError
+    from wfsched_core.worker import EXIT_NOT_STARTED, START_PATIENCE
+    from wfsched_core.worker.direct import run_execution
+    from wfsched_core.worker.runner import NotStarted
 
-    return run_execution(execution_id, app.store, app.hooks, app.settings)
+    try:
+        # connecting and the schema check ride out a short outage like the start does
+        store = with_database_retry(lambda: app.store, f"start execution {execution_id}",
+                                    give_up_after=START_PATIENCE)
+        return run_execution(execution_id, store, app.hooks, app.settings)
+    except (DatabaseError, NotStarted) as exc:
+        click.echo(f"wfsched: error: execution {execution_id} not started, given back to "
+                   f"the queue: {exc}", err=True)
+        return EXIT_NOT_STARTED

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from wfsched_core.cli import option_types
 from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import duration, echo_json, echo_table
@@ -27,9 +28,13 @@ def workflows() -> None:
 @pass_app
 def workflows_list(app: App, as_json: bool) -> None:
     """Every workflow: description, schedule, last run; broken ones with the reason."""
+    from wfsched_core.db.engine import missing_sqlite_file
     from wfsched_core.workflow_listing import describe_workflows
 
-    entries = describe_workflows(app.hooks.catalog(), app.store)
+    # what is installed is worth showing before anything ran: no database yet is no
+    # history yet (and reading never creates one)
+    store = None if missing_sqlite_file(app.settings.database_url) else app.store
+    entries = describe_workflows(app.hooks.catalog(), store)
     if as_json:
         echo_json(entries)
         return
@@ -48,7 +53,7 @@ def executions() -> None:
 @executions.command("list")
 @click.option("--status", type=STATUS_CHOICE, help="Only executions in this status.")
 @click.option("--workflow", help="Only executions of this workflow.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=option_types.LIMIT, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (contract fields).")
 @pass_app
 def executions_list(app: App, status: str | None, workflow: str | None, limit: int,
@@ -56,7 +61,11 @@ def executions_list(app: App, status: str | None, workflow: str | None, limit: i
     """The newest executions first."""
     rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit)
     if as_json:
-        echo_json([e.to_json() for e in rows])
+        from wfsched_core.secrets import masked_execution, secret_names
+
+        catalog = app.hooks.catalog()
+        echo_json([masked_execution(e, secret_names(catalog, e.workflow)).to_json()
+                   for e in rows])
         return
     echo_table(
         ["ID", "WORKFLOW", "STATUS", "TRIGGER", "ATTEMPT", "PRIO", "CREATED", "DURATION",
@@ -68,14 +77,17 @@ def executions_list(app: App, status: str | None, workflow: str | None, limit: i
 
 
 @executions.command("show")
-@click.argument("execution_id", type=int)
+@click.argument("execution_id", type=option_types.EXECUTION_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def executions_show(app: App, execution_id: int, as_json: bool) -> None:
     """One execution with its steps."""
     from wfsched_core.execution_log import log_path
+    from wfsched_core.secrets import masked_execution, secret_names
 
     execution = app.quick_store.get_execution(execution_id)
+    execution = masked_execution(execution, secret_names(app.hooks.catalog(),
+                                                         execution.workflow))
     steps = app.quick_store.steps(execution_id)
     data: dict[str, Any] = execution.to_json(full=True)
     data["steps"] = [s.to_json() for s in steps]
@@ -100,7 +112,7 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("execution_id", type=int)
+@click.argument("execution_id", type=option_types.EXECUTION_ID)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the execution ends.")
 @pass_app
 def logs(app: App, execution_id: int, follow: bool) -> None:
@@ -117,6 +129,10 @@ def logs(app: App, execution_id: int, follow: bool) -> None:
         time.sleep(0.25)  # following a file: nothing to wait on but time
         execution = app.quick_store.get_execution(execution_id)
     _copy_new_output(path, position)
+    if not path.exists():
+        from wfsched_core.log_reading import missing_log_error
+
+        raise missing_log_error(execution, path)
 
 
 def _copy_new_output(path: Any, position: int) -> int:

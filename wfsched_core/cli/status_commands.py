@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wfsched_core.cli import option_types
 from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import duration, echo_json
@@ -94,7 +95,7 @@ def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
-@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+@click.option("--interval", type=option_types.seconds(0.1, 3600), default=2.0, show_default=True,
               help="Seconds between refreshes with --watch.")
 @pass_app
 def status(app: App, as_json: bool, watch: bool, interval: float) -> None:

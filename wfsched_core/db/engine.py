@@ -27,11 +27,22 @@ _DRIVERS = {
 }
 
 
+URL_FORM = "dialect[+driver]://user:password@host:port/database"
+
+
 def parse_url(url: str) -> URL:
+    """The parsed URL; anything malformed (a port that is no port, too) is a UsageError."""
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError:
-        raise UsageError(f"malformed database URL {mask_url(url)!r}")
+        raise UsageError(f"malformed database URL {mask_url(url)!r}; expected {URL_FORM}")
+    except ValueError:  # SQLAlchemy's int() of a port that is not a number
+        raise UsageError(f"malformed database URL: its port is not a number; "
+                         f"expected {URL_FORM}")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise UsageError(f"malformed database URL {mask_url(parsed)!r}: the port must be "
+                         f"from 1 to 65535")
+    return parsed
 
 
 def mask_url(url: str | URL) -> str:
@@ -39,8 +50,33 @@ def mask_url(url: str | URL) -> str:
     try:
         parsed = url if isinstance(url, URL) else make_url(url)
         return parsed.render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<malformed database URL>"
+
+
+def missing_sqlite_file(url_text: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist yet (None for other databases).
+
+    Commands that only read call this first: connecting would create the file (and
+    :func:`make_engine` its directory), and an empty new database would answer "no
+    executions" where the truth is "wrong path".
+    """
+    url = parse_url(url_text)
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:") or url.query.get("uri"):
+        return None
+    path = Path(database).expanduser()
+    return None if path.exists() else path
+
+
+def require_existing_database(url_text: str) -> None:
+    """Refuse to go on (naming the path) when a SQLite database file does not exist."""
+    path = missing_sqlite_file(url_text)
+    if path is not None:
+        raise DatabaseError(f"no database at {path}: `wfsched db upgrade` creates it (so do "
+                            "the scheduler and `wfsched trigger`); check --database-url, "
+                            "WFSCHED_DATABASE_URL or WFSCHED_HOME if it should exist")
 
 
 def normalise_url(url: URL) -> URL:
@@ -68,6 +104,9 @@ def make_engine(url_text: str) -> Engine:
             # PyMySQL's connect_timeout covers only the TCP connect: a server that accepts
             # and never answers would hang the handshake forever without a read timeout
             kwargs["connect_args"]["read_timeout"] = CONNECT_TIMEOUT
+    # An error's message must not carry the statement's values: an execution's parameters
+    # (secret_params among them) would reach the log and the terminal with it.
+    kwargs["hide_parameters"] = True
     try:
         engine = create_engine(url, **kwargs)
     except ModuleNotFoundError as exc:

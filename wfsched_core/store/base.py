@@ -49,7 +49,6 @@ class StoreBase:
             if self.sqlite_path and WriterGate.available() else None
         self.wake_fifo = wake_path(self.sqlite_path) \
             if self.sqlite_path and fifos_available() else None
-        self._rehearsing: Connection | None = None
 
     def describe(self) -> str:
         """The database URL with its password masked."""
@@ -62,27 +61,7 @@ class StoreBase:
             self._gate.close()
 
     @contextmanager
-    def rehearsal(self) -> Iterator[Connection]:
-        """Run every transaction of this store, until the end of the block, in one
-        writing transaction that is rolled back: nothing it did is ever seen (see
-        ``store/rehearsal.py``). For one thread, before any other uses the store."""
-        gate = self._gate.hold() if self._gate is not None else nullcontext()
-        with gate, self.engine.connect() as conn:
-            conn = conn.execution_options(wfsched_write=True)
-            transaction = conn.begin()
-            self._rehearsing = conn
-            try:
-                yield conn
-            finally:
-                self._rehearsing = None
-                conn.info.pop(_WAKE, None)
-                transaction.rollback()
-
-    @contextmanager
     def _connection(self, write: bool) -> Iterator[Connection]:
-        if self._rehearsing is not None:
-            yield self._rehearsing
-            return
         gate = self._gate.hold() if write and self._gate is not None else nullcontext()
         wake = False
         try:
@@ -107,6 +86,11 @@ class StoreBase:
 
     def _read(self) -> Any:
         return self._connection(write=False)
+
+    def _no_self_wake(self, conn: Connection) -> None:
+        """Skip the SQLite wake-up this transaction asked for: its writer is the one
+        scheduler of the database, which wakes itself (a poke would only wake it again)."""
+        conn.info.pop(_WAKE, None)
 
     def _notify(self, conn: Connection) -> None:
         """Wake idle schedulers (PostgreSQL LISTEN/NOTIFY; delivered at commit)."""

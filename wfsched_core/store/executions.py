@@ -109,13 +109,18 @@ class ExecutionsMixin(StoreBase):
         workflow across every scheduler: the workflow's row is locked while counting, so
         two schedulers cannot both take the last slot. ``queues`` restricts the claim to
         those queues (None in it means the unnamed default queue). ``admit`` may hold an
-        execution back by returning a reason, stored as its ``wait_reason``.
+        execution back by returning a reason, stored as its ``wait_reason``: it is asked
+        *before* the claim's transaction, on a plain read of the candidates, so a slow
+        admission plugin never holds a lock; the claim then takes only rows it admitted,
+        each with its compare-and-set (a row claimed or ended meanwhile is not taken).
         """
         if limit <= 0:
             return []
         now = now or utcnow()
-        query = statements.claim_candidates(None if queues is None else tuple(queues),
-                                            self.skip_locked)
+        queue_key = None if queues is None else tuple(queues)
+        verdicts = None if admit is None else self._admission_verdicts(
+            admit, limit, queue_key, concurrency or {}, now)
+        query = statements.claim_candidates(queue_key, self.skip_locked)
         claimed: list[Execution] = []
         with self._write() as conn:
             rows = conn.execute(query, {"b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
@@ -124,13 +129,14 @@ class ExecutionsMixin(StoreBase):
             for row in rows:
                 if len(claimed) >= limit:
                     break
-                execution = to_execution(row)
                 cap = (concurrency or {}).get(row.workflow)
                 reason = None
                 if cap is not None and active.get(row.workflow, 0) >= cap:
                     reason = f"concurrency limit: {cap} of {row.workflow} already running"
-                elif admit is not None:
-                    reason = admit(execution)
+                elif verdicts is not None:
+                    if row.id not in verdicts:
+                        continue  # not asked (arrived since, or beyond what fits): next tick
+                    reason = verdicts[row.id]
                 if reason:
                     if reason != row.wait_reason:
                         conn.execute(update(executions).where(executions.c.id == row.id)
@@ -140,8 +146,32 @@ class ExecutionsMixin(StoreBase):
                                       {"b_id": row.id, "b_owner": owner, "b_now": now})
                 if result.rowcount == 1:
                     active[row.workflow] = active.get(row.workflow, 0) + 1
-                    claimed.append(replace(execution, claimed_by=owner, wait_reason=None))
+                    claimed.append(replace(to_execution(row), claimed_by=owner,
+                                           wait_reason=None))
         return claimed
+
+    def _admission_verdicts(self, admit: Callable[[Execution], str | None], limit: int,
+                            queue_key: tuple[str | None, ...] | None,
+                            concurrency: Mapping[str, int], now: datetime,
+                            ) -> dict[int, str | None]:
+        """Ask ``admit`` about the candidates, best first, outside any transaction: until
+        ``limit`` are admitted, and no more of a capped workflow than its cap (more could
+        not run now anyway)."""
+        with self._read() as conn:
+            candidates = conn.execute(statements.claim_candidates(queue_key, False), {
+                "b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
+        verdicts: dict[int, str | None] = {}
+        admitted: dict[str, int] = {}
+        for row in candidates:
+            if sum(admitted.values()) >= limit:
+                break
+            cap = concurrency.get(row.workflow)
+            if cap is not None and admitted.get(row.workflow, 0) >= cap:
+                continue
+            verdicts[row.id] = reason = admit(to_execution(row))
+            if reason is None:
+                admitted[row.workflow] = admitted.get(row.workflow, 0) + 1
+        return verdicts
 
     def _lock_and_count_active(self, conn: Connection, names: set[str],
                                concurrency: Mapping[str, int]) -> dict[str, int]:
@@ -223,6 +253,19 @@ class ExecutionsMixin(StoreBase):
                       ) -> tuple[Execution, StepRecord | None]:
         """:meth:`start_execution`, and in the same transaction the start of its first
         step, named by ``first_step(workflow)`` (None: no step record yet)."""
+        with self._write() as conn:
+            started = self._start_in(conn, execution_id, owner, pid=pid, host=host,
+                                     manual_owner=manual_owner, first_step=first_step)
+            if started is not None:
+                return started
+            row = fetch(conn, execution_id)
+        raise _not_startable(execution_id, row)
+
+    def _start_in(self, conn: Connection, execution_id: int, owner: str | None, *, pid: int,
+                  host: str, manual_owner: str,
+                  first_step: Callable[[str], str | None] | None = None,
+                  ) -> tuple[Execution, StepRecord | None] | None:
+        """The compare-and-set of :meth:`start_running` in ``conn``; None when it lost."""
         now = utcnow()
         if owner is None:  # run by hand: it must be unclaimed, and becomes the caller's
             statement: Any = update(executions).where(
@@ -235,18 +278,12 @@ class ExecutionsMixin(StoreBase):
             statement = statements.START_CLAIMED
             params = {"b_id": execution_id, "b_owner": owner, "b_now": now, "b_pid": pid,
                       "b_host": host}
-        with self._write() as conn:
-            if conn.execute(statement, params).rowcount == 1:
-                execution = to_execution(fetch(conn, execution_id))
-                name = first_step(execution.workflow) if first_step is not None else None
-                step = self._insert_step(conn, execution_id, 1, name) if name else None
-                return execution, step
-            row = fetch(conn, execution_id)
-        if row.status != PENDING:
-            raise ExecutionStateError(
-                f"execution {execution_id} is {row.status}, not pending; refusing to run it again")
-        raise ExecutionStateError(
-            f"execution {execution_id} is claimed by scheduler {row.claimed_by}, which starts it")
+        if conn.execute(statement, params).rowcount != 1:
+            return None
+        execution = to_execution(fetch(conn, execution_id))
+        name = first_step(execution.workflow) if first_step is not None else None
+        step = self._insert_step(conn, execution_id, 1, name) if name else None
+        return execution, step
 
     def heartbeat(self, execution_id: int) -> bool:
         """Refresh a running execution's heartbeat; True when a cancel was requested."""
@@ -259,9 +296,13 @@ class ExecutionsMixin(StoreBase):
                      name: str) -> StepRecord:
         """Record the end of step ``done`` (if any) and the start of the next, together."""
         with self._write() as conn:
-            if done is not None:
-                self._record_step_end(conn, done)
-            return self._insert_step(conn, execution_id, position, name)
+            return self._advance_in(conn, execution_id, done, position, name)
+
+    def _advance_in(self, conn: Connection, execution_id: int, done: StepRecord | None,
+                    position: int, name: str) -> StepRecord:
+        if done is not None:
+            self._record_step_end(conn, done)
+        return self._insert_step(conn, execution_id, position, name)
 
     def _insert_step(self, conn: Connection, execution_id: int, position: int,
                      name: str) -> StepRecord:
@@ -303,6 +344,28 @@ class ExecutionsMixin(StoreBase):
         queues the next attempt, and a completion queues the workflows that depend on this
         one — so neither is ever lost nor made twice.
         """
+        with self._write() as conn:
+            return self._finish_in(
+                conn, execution_id, status, expected=expected, owner=owner,
+                exit_code=exit_code, error=error, error_detail=error_detail,
+                retry_at=retry_at, queue_of=queue_of, last_step=last_step)
+
+    def _finish_in(
+        self,
+        conn: Connection,
+        execution_id: int,
+        status: ExecutionStatus,
+        *,
+        expected: Sequence[ExecutionStatus] = (ExecutionStatus.RUNNING,),
+        owner: str | None = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+        error_detail: str | None = None,
+        retry_at: datetime | None = None,
+        queue_of: Callable[[str], str | None] | None = None,
+        last_step: StepRecord | None = None,
+    ) -> Finished | None:
+        """The transaction of :meth:`finish_execution`, in ``conn``."""
         now = utcnow()
         if owner is None and tuple(expected) == (ExecutionStatus.RUNNING,):  # the worker's
             statement: Any = statements.FINISH_RUNNING
@@ -318,23 +381,22 @@ class ExecutionsMixin(StoreBase):
                 status=status.value, finished_at=now, exit_code=exit_code, error=error,
                 error_detail=error_detail)
             params = {}
-        with self._write() as conn:
-            if last_step is not None:  # the step's record stands whoever ends the run
-                self._record_step_end(conn, last_step)
-            result = conn.execute(statement, params)
-            if result.rowcount != 1:
-                return None
-            execution = to_execution(fetch(conn, execution_id))
-            finished = Finished(execution)
-            if retry_at is not None and status is ExecutionStatus.FAILED \
-                    and not execution.cancel_requested:
-                finished.retry = self._insert_follow_up(
-                    conn, execution.workflow, execution, Trigger.RETRY,
-                    attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at)
-            if status is ExecutionStatus.COMPLETED:
-                finished.triggered = self._queue_dependents(conn, execution, queue_of)
-            self._touch_workflow(conn, execution.workflow, now, status)
-            self._notify(conn)
+        if last_step is not None:  # the step's record stands whoever ends the run
+            self._record_step_end(conn, last_step)
+        result = conn.execute(statement, params)
+        if result.rowcount != 1:
+            return None
+        execution = to_execution(fetch(conn, execution_id))
+        finished = Finished(execution)
+        if retry_at is not None and status is ExecutionStatus.FAILED \
+                and not execution.cancel_requested:
+            finished.retry = self._insert_follow_up(
+                conn, execution.workflow, execution, Trigger.RETRY,
+                attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at)
+        if status is ExecutionStatus.COMPLETED:
+            finished.triggered = self._queue_dependents(conn, execution, queue_of)
+        self._touch_workflow(conn, execution.workflow, now, status)
+        self._notify(conn)
         return finished
 
     def _insert_follow_up(self, conn: Connection, workflow: str, source: Execution,
@@ -449,3 +511,12 @@ class ExecutionsMixin(StoreBase):
                  .group_by(executions.c.status))
         with self._read() as conn:
             return {status: n for status, n in conn.execute(query)}
+
+
+def _not_startable(execution_id: int, row: Any) -> ExecutionStateError:
+    """Why a start's compare-and-set lost, as the error the worker reports."""
+    if row.status != PENDING:
+        return ExecutionStateError(
+            f"execution {execution_id} is {row.status}, not pending; refusing to run it again")
+    return ExecutionStateError(
+        f"execution {execution_id} is claimed by scheduler {row.claimed_by}, which starts it")

@@ -114,3 +114,13 @@ def claim_candidates(queues: tuple[str | None, ...] | None, skip_locked: bool) -
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     return query
+
+#: the heartbeats of several running executions at once: ``b_ids`` (a list), ``b_now``
+HEARTBEAT_MANY = update(executions).where(
+    executions.c.id.in_(bindparam("b_ids", expanding=True)), executions.c.status == _RUNNING,
+).values(heartbeat_at=bindparam("b_now"))
+
+#: the executions among several whose cancel was requested: ``b_ids`` (a list)
+CANCELS_REQUESTED = select(executions.c.id).where(
+    executions.c.id.in_(bindparam("b_ids", expanding=True)),
+    executions.c.cancel_requested.is_(True))

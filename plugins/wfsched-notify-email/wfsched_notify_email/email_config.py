@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wfsched_notify_webhook.config_table import ConfigTable, notifier_tables
-from wfsched_notify_webhook.notification import EventFilter
+from wfsched_core.notify.config_table import ConfigTable, notifier_tables
+from wfsched_core.notify.notification import EventFilter
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings
@@ -63,9 +63,8 @@ def _target_of(table: ConfigTable) -> EmailTarget:
     table.check_keys(KEYS)
     host = table.string("host", required=True)
     security = table.choice("security", SECURITY, "starttls")
-    port = int(table.number("port", DEFAULT_PORTS[security], minimum=1, integer=True))
-    if port > 65535:
-        raise table.fail("port", f"must be at most 65535 (got {port})")
+    port = int(table.number("port", DEFAULT_PORTS[security], minimum=1, maximum=65535,
+                            integer=True))
     sender = table.string("sender", required=True)
     _check_address(table, "sender", sender)
     recipients = table.strings("recipients", one_allowed=True)

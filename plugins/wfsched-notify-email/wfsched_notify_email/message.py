@@ -6,8 +6,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from wfsched_notify_webhook.notification import RETRY_EVENTS, Notification
-
+from wfsched_core.notify.notification import RETRY_EVENTS, Notification
 from wfsched_core.records import isoformat
 from wfsched_notify_email.email_config import EmailTarget
 

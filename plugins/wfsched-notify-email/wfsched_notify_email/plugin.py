@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfsched_notify_webhook.notification import Notification
-from wfsched_notify_webhook.notifier_base import EventNotifier
-
 from wfsched_core.hookspecs import hookimpl
+from wfsched_core.notify.notification import Notification
+from wfsched_core.notify.notifier_base import EventNotifier
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings

@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from wfsched_notify_webhook.delivery import DeliveryFailed
-
+from wfsched_core.notify.delivery import DeliveryFailed
 from wfsched_notify_email.email_config import EmailTarget
 
 

@@ -1,7 +1,6 @@
 """wfsched notifier: lifecycle events POSTed to webhooks (JSON or Slack).
 
-Also holds the pieces every notifier shares (``notification``, ``config_table``,
-``delivery``), which the email notifier reuses.
+Built on the notifier base every notifier shares, ``wfsched_core.notify``.
 """
 
 __version__ = "0.1.0"

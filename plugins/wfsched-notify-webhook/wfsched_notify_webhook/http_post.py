@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from wfsched_core.notify.delivery import DeliveryFailed
 from wfsched_notify_webhook import __version__
-from wfsched_notify_webhook.delivery import DeliveryFailed
 
 if TYPE_CHECKING:
     from wfsched_notify_webhook.webhook_config import WebhookTarget

@@ -11,8 +11,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.hookspecs import hookimpl
-from wfsched_notify_webhook.notification import Notification, json_document
-from wfsched_notify_webhook.notifier_base import EventNotifier
+from wfsched_core.notify.notification import Notification, json_document
+from wfsched_core.notify.notifier_base import EventNotifier
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from wfsched_notify_webhook.config_table import ConfigTable, notifier_tables
-from wfsched_notify_webhook.notification import EventFilter
+from wfsched_core.notify.config_table import ConfigTable, notifier_tables
+from wfsched_core.notify.notification import EventFilter
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings

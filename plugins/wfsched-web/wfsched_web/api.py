@@ -86,10 +86,31 @@ def _guard(request: Request) -> Guard:
     return request.app.state.guard
 
 
+def check_bearer(request: Request) -> str | None:
+    """The bearer token sent, if any: refused (429) while this address is limited for
+    failed logins, counted as one when it does not match."""
+    guard = _guard(request)
+    sent = guard.bearer(request)
+    if sent is None:
+        return None
+    client = guard.client(request)
+    wait = guard.failed_logins.retry_after(client)
+    if wait:
+        raise ApiError(429, f"too many failed logins from {client}: try again in {wait} s",
+                       {"Retry-After": str(wait)})
+    if guard.acting_enabled and not guard.token_matches(sent):
+        guard.failed_logins.failed(client, f"a wrong bearer token ({request.url.path})")
+    return sent
+
+
 def require_read(request: Request) -> None:
-    if not _guard(request).can_read(request):
-        raise ApiError(401, "reading needs the token on this address: send "
-                            "Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
+    """Parameters and logs: the token (or a browser session) unless reading is open."""
+    guard = _guard(request)
+    sent = check_bearer(request)
+    if guard.read_open or guard.session_valid(request) or guard.token_matches(sent):
+        return
+    raise ApiError(401, "reading needs the token: send Authorization: Bearer <token>",
+                   {"WWW-Authenticate": "Bearer"})
 
 
 def require_act(request: Request) -> None:
@@ -103,7 +124,7 @@ def require_act(request: Request) -> None:
     if not guard.acting_enabled:
         raise ApiError(403, "trigger and cancel are disabled: the dashboard was started "
                             "without a token in its environment")
-    sent = guard.bearer(request)
+    sent = check_bearer(request)
     if sent is None:
         raise ApiError(401, "this needs the token: send Authorization: Bearer <token>",
                        {"WWW-Authenticate": "Bearer"})

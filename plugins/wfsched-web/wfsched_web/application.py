@@ -50,7 +50,7 @@ class WebConfig:
     port: int = 8765
     token: str | None = None
     token_env: str = "WFSCHED_WEB_TOKEN"
-    read_open: bool = True
+    read_open: bool = False  # parameters and logs without the token (see command.py)
 
 
 class SecurityHeaders:
@@ -110,7 +110,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(app: App, config: WebConfig) -> Starlette:
     """The dashboard for ``app``'s store; nothing global, everything hangs off ``state``."""
-    allowed_hosts = ["*"] if not config.read_open else [*LOOPBACK_NAMES, config.host]
+    from wfsched_web.command import is_loopback
+
+    allowed_hosts = [*LOOPBACK_NAMES, config.host] if is_loopback(config.host) else ["*"]
     web = Starlette(
         routes=[*api_routes(), *page_routes(),
                 Mount("/static", StaticFiles(directory=STATIC), name="static")],

@@ -9,7 +9,7 @@ import os
 import click
 
 from wfsched_core.cli.app import App
-from wfsched_core.errors import UsageError
+from wfsched_core.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,34 @@ def read_token(token_env: str) -> str | None:
     return value or None
 
 
+def read_open_setting(app: App) -> bool:
+    """``[web] read_open`` of wfsched.toml (default false); any other key is an error."""
+    table = app.settings.section("web")
+    unknown = sorted(set(table) - {"read_open"})
+    if unknown:
+        raise ConfigError(f"unknown [web] key(s) {', '.join(map(repr, unknown))} (read_open)")
+    value = table.get("read_open", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"[web] read_open must be true or false, not {value!r}")
+    return value
+
+
+def reading_is_open(host: str, token: str | None, read_open: bool) -> bool:
+    """Whether parameters and logs may be read without the token.
+
+    With a token set, reading needs it on every address: on a shared host every account
+    reaches 127.0.0.1. ``[web] read_open = true`` opens reading again for a trusted
+    single-user host, on loopback only. Without a token (loopback only, see check_bind)
+    there is nothing to ask for, and reading is open.
+    """
+    if token is None:
+        return True
+    if read_open and not is_loopback(host):
+        raise UsageError(f"[web] read_open = true serves parameters and logs without the "
+                         f"token, which only a loopback address may do; not {host}")
+    return read_open
+
+
 def check_bind(host: str, token: str | None, token_env: str) -> None:
     """Refuse to expose the dashboard beyond this machine without a token."""
     if token is None and not is_loopback(host):
@@ -56,6 +84,7 @@ def web(app: App, host: str, port: int, token_env: str) -> int:
     """Serve the dashboard: workflows, live executions, logs, timeline and a JSON API."""
     token = read_token(token_env)
     check_bind(host, token, token_env)
+    read_open = reading_is_open(host, token, read_open_setting(app))
     # Build the store and catalog before serving: request threads then only read them.
     store = app.store
     app.hooks.catalog().all()
@@ -65,10 +94,11 @@ def web(app: App, host: str, port: int, token_env: str) -> int:
     from wfsched_web.application import WebConfig, create_app
 
     config = WebConfig(host=host, port=port, token=token, token_env=token_env,
-                       read_open=is_loopback(host))
+                       read_open=read_open)
     asgi_app = create_app(app, config)
     where = f"[{host}]" if ":" in host else host
-    acting = (f"trigger and cancel need the token in {token_env}" if token
+    acting = (f"{'trigger and cancel' if read_open else 'reading, trigger and cancel'} "
+              f"need the token in {token_env}" if token
               else f"trigger and cancel are disabled: {token_env} is not set")
     click.echo(f"wfsched web: serving http://{where}:{port}/ (database {store.describe()}; "
                f"{acting})", err=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfsched_core.execution_log import log_path
 from wfsched_core.records import Execution
+from wfsched_core.secrets import masked_execution, secret_names
 from wfsched_web.inputs import ExecutionFilter, TriggerRequest, plain_text
 
 if TYPE_CHECKING:
@@ -57,14 +58,19 @@ class Dashboard:
     def workflow_names(self) -> list[str]:
         return list(self.hooks.catalog().names)
 
+    def masked(self, execution: Execution) -> Execution:
+        """``execution`` with the parameters its workflow marks secret shown as ``***``."""
+        return masked_execution(execution, secret_names(self.hooks.catalog(),
+                                                        execution.workflow))
+
     def executions(self, where: ExecutionFilter) -> list[dict[str, Any]]:
         rows = self.store.list_executions(status=where.status, workflow=where.workflow,
                                           limit=where.limit)
-        return [execution_json(e) for e in rows]
+        return [execution_json(self.masked(e)) for e in rows]
 
     def execution(self, execution_id: int) -> dict[str, Any]:
         """One execution with everything: steps, error detail. Unknown ids raise."""
-        execution = self.store.get_execution(execution_id)
+        execution = self.masked(self.store.get_execution(execution_id))
         data = execution_json(execution, full=True)
         data["steps"] = [step.to_json() for step in self.store.steps(execution_id)]
         return data
@@ -131,4 +137,4 @@ class Dashboard:
         from wfsched_core.cancellation import cancel_execution
 
         execution = cancel_execution(self.store, self.hooks, self.settings, execution_id)
-        return execution_json(execution)
+        return execution_json(self.masked(execution))

@@ -19,6 +19,7 @@ DEFAULT_LIMIT = 50
 INT32 = (-(2**31), 2**31 - 1)
 MAX_ID = 2**63 - 1
 MAX_OFFSET = 2**53
+MAX_BODY_BYTES = 1024 * 1024
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 STATUSES = tuple(s.value for s in ExecutionStatus)
 
@@ -90,8 +91,12 @@ def trigger_from_json(body: bytes) -> TriggerRequest:
     """The JSON body ``{"count": 1, "priority": null, "params": {}}`` (all optional)."""
     if not body.strip():
         return TriggerRequest()
+    if len(body) > MAX_BODY_BYTES:
+        raise InputError(f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise InputError("the body is nested too deeply to be a trigger request")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"the body is not valid JSON: {exc}")
     if not isinstance(data, dict):
@@ -106,6 +111,8 @@ def trigger_from_json(body: bytes) -> TriggerRequest:
         params = {}
     if not isinstance(params, dict):
         raise InputError("params must be a JSON object")
+    for key, value in params.items():
+        check_param(f"params.{key}"[:60], key, value)
     return TriggerRequest(
         count=1 if count is None else parse_int("count", count, 1, MAX_COUNT),
         priority=None if priority is None else parse_int("priority", priority, *INT32),
@@ -135,4 +142,16 @@ def params_from_lines(text: str) -> dict[str, str]:
         if not sep or not _KEY.fullmatch(key):
             raise InputError(f"parameters, line {number}: expected KEY=VALUE, got {line[:60]!r}")
         params[key] = value.strip()
+        check_param(f"parameters, line {number}", key, params[key])
     return params
+
+
+def check_param(where: str, key: str, value: object) -> None:
+    """A parameter as ``trigger --param K=V`` makes them: a name and a string value."""
+    if not _KEY.fullmatch(key):
+        raise InputError(f"{where}: {key[:40]!r} is not a valid parameter name "
+                         "(letters, digits, _ . -; not starting with a digit)")
+    if not isinstance(value, str):
+        raise InputError(f"{where} must be a string (as with trigger --param K=V), "
+                         f"not {type(value).__name__ if value is not None else 'null'}")
+    plain_text(where, value)

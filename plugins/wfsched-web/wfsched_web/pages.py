@@ -228,12 +228,22 @@ async def login_submit(request: Request) -> Response:
     next_path = safe_next(form.get("next"))
     if not guard.csrf_valid(request, form.get("csrf")):
         return error_page(request, 403, "This form has expired. Reload the page and try again.")
+    client = guard.client(request)
+    wait = guard.failed_logins.retry_after(client)
+    if wait:
+        answer = render(request, "login.html", {
+            "page": "login", "next": next_path,
+            "error": f"Too many failed logins from {client}: try again in {wait} s."}, 429)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     if not guard.token_matches(form.get("token")):
+        if guard.acting_enabled:
+            guard.failed_logins.failed(client, "a wrong token on the login form")
         message = ("wrong token" if guard.acting_enabled else
                    "this dashboard was started without a token: acting is disabled")
         return render(request, "login.html", {"page": "login", "next": next_path,
                                               "error": message}, 403)
-    response = redirect(next_path, "Logged in: you can trigger and cancel.")
+    response = redirect(next_path, "Logged in: you can read, trigger and cancel.")
     guard.log_in(response)
     return response
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +25,52 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "wfsched_session"
 CSRF_COOKIE = "wfsched_csrf"
 SESSION_SECONDS = 12 * 3600
+# Failed logins (form or bearer token) one client address may make in a window; then it
+# waits until the oldest of them leaves the window, whatever token it sends.
+FAILED_LOGIN_LIMIT = 10
+FAILED_LOGIN_WINDOW = 60.0
+
+log = logging.getLogger(__name__)
+
+
+class FailedLogins:
+    """Failed logins per client address in a sliding window: logged, then limited."""
+
+    def __init__(self, limit: int = FAILED_LOGIN_LIMIT,
+                 window: float = FAILED_LOGIN_WINDOW) -> None:
+        self.limit = limit
+        self.window = window
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(client, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if not times:
+            del self._failures[client]  # the table holds only addresses that failed lately
+            return deque()
+        return times
+
+    def retry_after(self, client: str) -> int:
+        """Seconds ``client`` must wait before its next try (0: it may try now)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(client, now)
+            if len(times) < self.limit:
+                return 0
+            return max(1, int(times[0] + self.window - now + 0.999))
+
+    def failed(self, client: str, how: str) -> None:
+        """Record (and log, without the token sent) one failed login from ``client``."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(client, now)
+            times.append(now)
+            self._failures[client] = times
+            count = len(times)
+        log.warning("failed login from %s with %s (%d in the last %.0f s; %d allowed)",
+                    client, how, count, self.window, self.limit)
 
 
 @dataclass
@@ -31,6 +80,7 @@ class Guard:
     token: str | None
     read_open: bool
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    failed_logins: FailedLogins = field(default_factory=FailedLogins)
 
     # --- the token ---------------------------------------------------------------------
 
@@ -80,8 +130,13 @@ class Guard:
         return self.session_valid(request) or self.token_matches(self.bearer(request))
 
     def can_read(self, request: Request) -> bool:
-        """Reading is open on loopback; elsewhere it needs the token as well."""
+        """Reading needs the token (or a session) too, unless ``read_open`` (see command.py)."""
         return self.read_open or self.can_act(request)
+
+    @staticmethod
+    def client(request: Request) -> str:
+        """The address a request came from (for the failed-login limit and the log)."""
+        return request.client.host if request.client else "unknown"
 
     # --- CSRF --------------------------------------------------------------------------
 
@@ -103,11 +158,12 @@ class Guard:
             return False
         if not hmac.compare_digest(submitted, self._sign("csrf", seed)):
             return False
-        # Defence in depth: a cross-site form post carries a foreign Origin.
+        # Defence in depth: a cross-site form post carries a foreign Origin. "null" is what
+        # sandboxed frames, data: URLs and some redirects send: foreign, not absent.
         origin = request.headers.get("origin")
-        if origin and origin != "null":
+        if origin is not None:
             host = request.headers.get("host", "")
-            if origin.split("://", 1)[-1] != host:
+            if origin == "null" or origin.split("://", 1)[-1] != host:
                 return False
         return True
 

@@ -111,3 +111,37 @@ class Chatty(Workflow):
         ctx.log.info("log record from step talk")
         if ctx.params.get("fail"):
             raise ValueError("<b>bad</b> input")
+
+
+class Modules(Workflow):
+    """Record which heavy modules the worker process has loaded (a lean worker: none)."""
+
+    @step
+    def look(self, ctx):
+        heavy = ("sqlalchemy", "click", "psycopg", "pymysql", "wfsched_core.store",
+                 "wfsched_core.plugin_manager", "wfsched_core.cli", "wfsched_core.hooks")
+        write_record(ctx, "modules", loaded=[name for name in heavy if name in sys.modules],
+                     parent=os.getppid())
+
+
+class MarkTwice(Workflow):
+    """Write a record at the start of its step and another at its very end."""
+
+    @step
+    def mark(self, ctx):
+        write_record(ctx, "ran")
+        time.sleep(float(ctx.params.get("seconds", 0)))
+        write_record(ctx, "ending")
+
+
+class Flood(Workflow):
+    """Write `megabytes` of log records (or printed lines, with `how=print`)."""
+
+    @step
+    def flood(self, ctx):
+        line = "x" * 1023
+        for _ in range(int(float(ctx.params.get("megabytes", 5)) * 1024)):
+            if ctx.params.get("how") == "print":
+                print(line)
+            else:
+                ctx.log.info(line)

@@ -26,6 +26,7 @@ from wfsched_core.processes import hostname
 from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, utcnow
 from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.retry import next_attempt_at
+from wfsched_core.scheduler.reports import WorkerReports
 from wfsched_core.scheduler_records import RunSummary, SchedulerOptions, Tracked
 from wfsched_core.spawning import (
     Liveness,
@@ -38,7 +39,8 @@ from wfsched_core.spawning import (
 from wfsched_core.status import ExecutionStatus
 from wfsched_core.ticks import SystemClock, TickScheduler, seconds_until
 from wfsched_core.wakeup import start_wake_listener
-from wfsched_core.worker import ENV_OWNER
+from wfsched_core.worker import ENV_OWNER, ENV_PLAN, EXIT_NOT_STARTED
+from wfsched_core.worker.plan import WorkerPlan, class_target
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 
 # What a loop iteration survives and retries: the database unreachable or locked.
 _DATABASE_DOWN = (DatabaseError, OperationalError)
+# At most this often (seconds) the loop reads the rows of the workers it runs, for cancel
+# requests, timeouts and lost heartbeats: not on every worker's exit.
+OWNED_CHECK_INTERVAL = 0.25
 
 
 class Scheduler:
@@ -75,14 +80,19 @@ class Scheduler:
         self._base_env: dict[str, str] | None = None  # os.environ, copied once for workers
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
+        self.reports: WorkerReports | None = None  # the lean workers' channel, while running
+        self._owned_check_at = 0.0  # monotonic: when to read the owned rows next
+        self._retry_check_at = 0.0  # monotonic: when to look for the next retry's time again
+        self._next_retry_at: datetime | None = None
 
     # --- start and stop --------------------------------------------------------------
 
     def prepare(self) -> None:
         """Everything that can fail on bad input, before anything runs."""
-        self._spawner(self.options.spawner).check_available()
         self.catalog = self.hooks.catalog()
         self.specs = self.catalog.all()
+        self._warm_up_spawner()
+        self._spawner(self.options.spawner).check_available()
         if self.store.single_scheduler:
             self._take_sqlite_lock()
         self.store.sync_workflows(
@@ -93,10 +103,22 @@ class Scheduler:
                                    on_time=max(10.0, 3 * self.options.poll_interval))
         self.ticks.start()
 
+    def _warm_up_spawner(self) -> None:
+        """Tell the default strategy which workflow modules its workers import, before it
+        starts (the fork server imports them once, ahead of every worker)."""
+        preload = getattr(self._spawner(self.options.spawner), "preload", None)
+        if preload is not None:
+            preload(sorted({target.partition(":")[0] for target in
+                            (class_target(spec.cls) for spec in self.specs.values())
+                            if target}))
+
     def run(self) -> RunSummary:
         """Run until stopped (or, with ``once``, until nothing is pending or running)."""
         self.prepare()
         self._register()
+        self.reports = WorkerReports(self.store, self.hooks, self.id, self.host,
+                                     self._queue_of, self._reported_finish)
+        self.reports.start()
         listener = start_wake_listener(self.store, self._wake)
         previous = self._install_signal_handlers()
         reason = "stopped by signal"
@@ -115,6 +137,8 @@ class Scheduler:
         finally:
             if listener is not None:
                 listener.stop()
+            if self.reports is not None:
+                self.reports.close()
             self._close_spawners()
             self._unregister()
             for signum, handler in previous.items():
@@ -187,7 +211,10 @@ class Scheduler:
                 self._heartbeat()
                 self._next_heartbeat = now + self.options.heartbeat_interval
             self._reap()
-            self._act_on_owned()
+            if now >= self._owned_check_at:
+                self._act_on_owned()
+                self._owned_check_at = now + min(OWNED_CHECK_INTERVAL,
+                                                 self.options.poll_interval)
             if now >= self._next_recovery:
                 self._recover()
                 self._next_recovery = now + max(self.options.heartbeat_interval, 1.0)
@@ -214,17 +241,31 @@ class Scheduler:
                 timeout = min(timeout, wait + 0.01)
         left = [s for s in (_timeout_left(t, utcnow()) for t in self.tracked.values())
                 if s is not None]
-        if left:
-            timeout = min(timeout, max(0.0, min(left)))
+        if left:  # a timeout is acted on by the next look at the owned rows
+            owned_check = self._owned_check_at - time.monotonic()
+            timeout = min(timeout, max(0.0, min(left), owned_check))
         timeout = min(timeout, max(0.0, self._next_heartbeat - time.monotonic()))
         self._wake.wait(timeout)
         self._wake.clear()
 
-    def _next_retry(self, now: Any) -> Any:
-        try:
-            return self.store.next_not_before(now)
-        except _DATABASE_DOWN:
-            return None
+    def _next_retry(self, now: datetime) -> datetime | None:
+        """When the next retry's backoff ends: read at most once a poll interval, and
+        again as soon as a retry was queued here or the one known is due."""
+        if self._next_retry_at is not None and self._next_retry_at <= now:
+            self._retry_check_at = 0.0  # due: claimed by the next tick; then the next one
+        if time.monotonic() >= self._retry_check_at:
+            try:
+                self._next_retry_at = self.store.next_not_before(now)
+            except _DATABASE_DOWN:
+                self._next_retry_at = None
+            self._retry_check_at = time.monotonic() + self.options.poll_interval
+        return self._next_retry_at
+
+    def _reported_finish(self, retry_queued: bool) -> None:
+        """A worker's final status was committed through its channel (reports thread)."""
+        if retry_queued:
+            self._retry_check_at = 0.0
+        self._wake.set()
 
     def _drained(self) -> bool:
         if self.tracked:
@@ -238,32 +279,47 @@ class Scheduler:
         free = self.options.max_concurrent - len(self.tracked)
         if free <= 0:
             return
-        started = []
-        for execution in self.store.claim_pending(
-                self.id, free, admit=self._admission, concurrency=self.concurrency,
-                queues=self.options.queues):
-            handle = self._start_worker(execution)
-            if handle is not None:
-                started.append(handle)
+        claimed = self.store.claim_pending(self.id, free, admit=self._admission,
+                                           concurrency=self.concurrency,
+                                           queues=self.options.queues)
+        started = self._start_workers(claimed)
         if started:  # one transaction for the tick's workers
             self.store.record_handles(self.id, started)
 
     def _admission(self, execution: Execution) -> str | None:
         return self.hooks.admission_reason(execution, self.specs.get(execution.workflow))
 
-    def _start_worker(self, execution: Execution,
-                      ) -> tuple[int, str, dict[str, Any], int | None] | None:
-        """Start a claimed execution's worker and track it; what ``record_handles``
-        records of it (None when it could not start)."""
-        spec = self.specs.get(execution.workflow)
-        try:
-            spawner = self._spawner((spec.spawner if spec else None) or self.options.spawner)
-            handle = spawner.start(self._spawn_request(execution, spec))
-        except WfschedError as exc:
-            log.error("cannot start execution %s: %s", execution.id, exc)
-            self._fail(execution, spec, f"could not start its worker: {exc}",
-                       expected=(ExecutionStatus.PENDING,), owner=self.id)
-            return None
+    def _start_workers(self, claimed: list[Execution],
+                       ) -> list[tuple[int, str, dict[str, Any], int | None]]:
+        """Start the claimed executions' workers and track them; what ``record_handles``
+        records of each that started. A strategy that can start several at once
+        (``start_many``: the fork server, one round trip) gets them together."""
+        by_spawner: dict[str, list[tuple[Execution, WorkflowSpec | None]]] = {}
+        for execution in claimed:
+            spec = self.specs.get(execution.workflow)
+            name = (spec.spawner if spec else None) or self.options.spawner
+            by_spawner.setdefault(name, []).append((execution, spec))
+        started = []
+        for name, group in by_spawner.items():
+            try:
+                spawner = self._spawner(name)
+                requests = [self._spawn_request(e, spec, spawner) for e, spec in group]
+            except WfschedError as exc:
+                outcomes: list[WorkerHandle | WfschedError] = [exc] * len(group)
+            else:
+                outcomes = _start_all(spawner, requests)
+            for (execution, spec), outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, WfschedError):
+                    log.error("cannot start execution %s: %s", execution.id, outcome)
+                    self._fail(execution, spec, f"could not start its worker: {outcome}",
+                               expected=(ExecutionStatus.PENDING,), owner=self.id)
+                    continue
+                started.append(self._track_started(execution, spec, spawner, outcome))
+        return started
+
+    def _track_started(self, execution: Execution, spec: WorkflowSpec | None,
+                       spawner: Spawner, handle: WorkerHandle,
+                       ) -> tuple[int, str, dict[str, Any], int | None]:
         # tracked before anything else can fail: a started worker is never forgotten
         self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
         if self.summary.first_start is None:
@@ -272,23 +328,34 @@ class Scheduler:
                  spawner.name, handle.pid)
         return execution.id, spawner.name, handle.data, handle.pid
 
-    def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None) -> SpawnRequest:
+    def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None,
+                       spawner: Spawner) -> SpawnRequest:
+        """The worker's command and environment: the lean worker, reporting to this
+        scheduler, for a strategy that starts it on this host and watches it; else
+        ``wfsched execute ID``, which writes to the database itself."""
         if self._base_env is None:  # copied once: reading os.environ decodes every entry
             self._base_env = dict(os.environ)
         env = dict(self._base_env)
-        env.update({
-            "WFSCHED_DATABASE_URL": self.settings.database_url,
-            "WFSCHED_HOME": str(self.settings.home),
-            ENV_OWNER: self.id,
-            ENV_LOG_CAPTURED: "1",
-            "PYTHONUNBUFFERED": "1",
-        })
-        if self.settings.config_path is not None:
-            env["WFSCHED_CONFIG"] = str(self.settings.config_path.resolve())
-        argv = [sys.executable, "-m", "wfsched_core", "execute", str(execution.id)]
+        env.update(self.settings.as_environment())
+        env.update({ENV_OWNER: self.id, ENV_LOG_CAPTURED: "1", "PYTHONUNBUFFERED": "1"})
+        target = class_target(spec.cls) if spec is not None else None
+        if target and self.reports is not None and getattr(spawner, "reports_to_scheduler",
+                                                           False):
+            plan = WorkerPlan(self.reports.socket_path, self.reports.expect(execution, spec),
+                              target, spec.nice, tuple(spec.secret_params),
+                              self.options.heartbeat_interval, str(self.settings.logs_dir))
+            env[ENV_PLAN] = plan.to_env()
+            argv = [sys.executable, "-m", "wfsched_core.worker", str(execution.id)]
+        else:
+            argv = [sys.executable, "-m", "wfsched_core", "execute", str(execution.id)]
         return SpawnRequest(execution.id, argv, env,
                             log_path(self.settings.logs_dir, execution.id), spec,
                             on_exit=self._wake.set)
+
+    def _queue_of(self, workflow: str) -> str | None:
+        """The queue a dependent workflow is routed to (the default one if unknown)."""
+        spec = self.specs.get(workflow)
+        return spec.queue if spec is not None else None
 
     def _spawner(self, name: str) -> Spawner:
         if name not in self._spawners:
@@ -310,7 +377,18 @@ class Scheduler:
         return tracked.spawner.poll(tracked.handle)
 
     def _worker_exited(self, tracked: Tracked, state: WorkerState) -> None:
-        execution = self.store.get_execution(tracked.execution.id)
+        reported = self.reports.take_finished(tracked.execution.id) if self.reports else None
+        execution = reported or self.store.get_execution(tracked.execution.id)
+        if execution.status is ExecutionStatus.PENDING and state.exit_code == EXIT_NOT_STARTED \
+                and self.store.release_claim_of(execution.id, self.id):
+            # the database stayed unreachable while it started: no step ran, no attempt
+            # was used; it waits in the queue again instead of failing
+            log.warning("execution %s could not start (database unavailable); queued again",
+                        execution.id)
+            self.tracked.pop(execution.id, None)
+            if self.reports is not None:
+                self.reports.forget(execution.id)
+            return
         if not execution.status.is_final:
             what = state.reason or "exited"
             execution = self._fail(
@@ -322,6 +400,8 @@ class Scheduler:
 
     def _untrack(self, execution: Execution) -> None:
         self.tracked.pop(execution.id, None)
+        if self.reports is not None:
+            self.reports.forget(execution.id)
         self.summary.outcomes[execution.id] = execution.status
         if execution.retry_of is not None:
             self.summary.retried.add(execution.retry_of)
@@ -400,6 +480,8 @@ class Scheduler:
         if finished is None:
             return None
         will_retry = finished.retry is not None
+        if will_retry:
+            self._retry_check_at = 0.0
         for queued in finished.queued:
             self.hooks.execution_queued(queued)
         if timed_out:
@@ -514,3 +596,18 @@ def _timeout_left(tracked: Tracked, now: datetime) -> float | None:
     if tracked.spec is None or not tracked.spec.timeout or started is None:
         return None
     return tracked.spec.timeout - (now - started).total_seconds()
+
+
+def _start_all(spawner: Spawner, requests: list[SpawnRequest],
+               ) -> list[WorkerHandle | WfschedError]:
+    """Each request's handle, or the error that kept it from starting."""
+    start_many = getattr(spawner, "start_many", None)
+    if start_many is not None:
+        return start_many(requests)
+    outcomes: list[WorkerHandle | WfschedError] = []
+    for request in requests:
+        try:
+            outcomes.append(spawner.start(request))
+        except WfschedError as exc:
+            outcomes.append(exc)
+    return outcomes

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import ConfigError
 from wfsched_core.hookspecs import EVENT_HOOKS
-from wfsched_notify_webhook.notification import EventFilter
+from wfsched_core.notify.notification import EventFilter
 
 if TYPE_CHECKING:
     from wfsched_core.config import Settings
@@ -63,14 +64,18 @@ class ConfigTable:
         return str(value)
 
     def number(self, key: str, default: float, *, minimum: float = 0.0,
-               integer: bool = False) -> float:
+               maximum: float = 3600.0, integer: bool = False) -> float:
         value = self.data.get(key, default)
         kind = "an integer" if integer else "a number"
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or (integer and not isinstance(value, int)):
             raise self.fail(key, f"must be {kind} (got {value!r})")
+        if not math.isfinite(value):  # inf, nan: overflow a timestamp at delivery
+            raise self.fail(key, f"must be a finite number (got {value!r})")
         if value < minimum:
             raise self.fail(key, f"must be {kind} of at least {minimum:g} (got {value!r})")
+        if value > maximum:
+            raise self.fail(key, f"must be {kind} of at most {maximum:g} (got {value!r})")
         return value
 
     def strings(self, key: str, *, one_allowed: bool = False) -> list[str] | None:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.hookspecs import hookimpl
-from wfsched_notify_webhook.delivery import DeliveryTracker, report_entry
-from wfsched_notify_webhook.notification import Notification
+from wfsched_core.notify.delivery import DeliveryTracker, report_entry
+from wfsched_core.notify.notification import Notification
 
 if TYPE_CHECKING:
     from wfsched_core.records import Execution, SchedulerRow, StepRecord

@@ -1,0 +1,70 @@
+"""How steps and executions travel between a lean worker and its scheduler (JSON)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from wfsched_core.records import Execution, StepRecord
+from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def result_json(value: Any) -> str | None:
+    """A step's result as the store keeps it: JSON, or the JSON of its repr."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps(repr(value))
+
+
+def step_to_wire(step: StepRecord | None) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    return {"execution_id": step.execution_id, "position": step.position, "name": step.name,
+            "status": step.status.value, "started_at": _time(step.started_at),
+            "finished_at": _time(step.finished_at), "error": step.error,
+            "result": result_json(step.result)}
+
+
+def step_from_wire(data: dict[str, Any] | None) -> StepRecord | None:
+    if data is None:
+        return None
+    result = data.get("result")
+    return StepRecord(int(data["execution_id"]), int(data["position"]), str(data["name"]),
+                      StepStatus(data["status"]), _parse_time(data.get("started_at")),
+                      _parse_time(data.get("finished_at")), data.get("error"),
+                      None if result is None else json.loads(result))
+
+
+def execution_to_wire(execution: Execution) -> dict[str, Any]:
+    """What a worker needs of its execution (and what its events carry on a hand-over)."""
+    return {"id": execution.id, "workflow": execution.workflow,
+            "status": execution.status.value, "priority": execution.priority,
+            "attempt": execution.attempt, "params": execution.params,
+            "trigger": execution.trigger.value, "retry_of": execution.retry_of,
+            "queue": execution.queue, "created_at": _time(execution.created_at),
+            "started_at": _time(execution.started_at), "pid": execution.pid,
+            "host": execution.host, "claimed_by": execution.claimed_by}
+
+
+def execution_from_wire(data: dict[str, Any]) -> Execution:
+    return Execution(
+        id=int(data["id"]), workflow=str(data["workflow"]),
+        status=ExecutionStatus(data["status"]), priority=int(data.get("priority") or 0),
+        attempt=int(data.get("attempt") or 1), params=dict(data.get("params") or {}),
+        trigger=Trigger(data.get("trigger") or Trigger.MANUAL.value),
+        retry_of=data.get("retry_of"), queue=data.get("queue"),
+        created_at=_parse_time(data.get("created_at")),
+        started_at=_parse_time(data.get("started_at")), pid=data.get("pid"),
+        host=data.get("host"), claimed_by=data.get("claimed_by"))
