@@ -14,11 +14,12 @@ if TYPE_CHECKING:
     from wfsched_core.hooks import PluginHooks
     from wfsched_core.records import Execution
     from wfsched_core.store import SqlStore
+    from wfsched_core.store.sqlite_direct import SqliteDirectStore
 
 log = logging.getLogger(__name__)
 
 
-def cancel_execution(store: SqlStore, hooks: PluginHooks, settings: Settings,
+def cancel_execution(store: SqlStore | SqliteDirectStore, hooks: PluginHooks, settings: Settings,
                      execution_id: int) -> Execution:
     """Cancel ``execution_id`` and return it in its final state.
 
@@ -53,7 +54,7 @@ def request_cancel_quietly(store: SqlStore, hooks: PluginHooks, execution_id: in
         hooks.execution_cancelled(execution)
 
 
-def _stop_it_ourselves(store: SqlStore, hooks: PluginHooks, execution: Execution,
+def _stop_it_ourselves(store: SqlStore | SqliteDirectStore, hooks: PluginHooks, execution: Execution,
                        kill_grace: float) -> Execution:
     handle = execution.worker_handle or {}
     if execution.host == hostname() and is_same_process_alive(execution.pid,

@@ -135,8 +135,9 @@ def wfsched_admit(execution: Execution, spec: WorkflowSpec | None) -> str | None
 def wfsched_cli_commands(cli: click.Group) -> None:
     """Add commands to the ``wfsched`` group: ``cli.add_command(my_command)``.
 
-    Called once when the ``wfsched`` command starts. A command whose name is taken is
-    reported and not added.
+    Called once, in a ``wfsched`` command given a name that is not built in (``wfsched
+    --help`` lists the built-in commands only: it loads no plugin). A command whose name
+    is taken is reported and not added.
     """
 
 

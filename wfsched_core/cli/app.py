@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from wfsched_core.hooks import PluginHooks
     from wfsched_core.plugin_manager import WfschedPluginManager
     from wfsched_core.store import SqlStore
+    from wfsched_core.store.sqlite_direct import SqliteDirectStore
+
+# The plugin that provides the built-in store (see plugin_manager.BUILTIN_PLUGINS).
+_BUILTIN_STORE_PLUGIN = "core.store"
 
 
 class App:
@@ -53,6 +57,29 @@ class App:
         store = self.hooks.store()
         store.ensure_schema(auto_create=True)
         return store
+
+    @cached_property
+    def quick_store(self) -> SqlStore | SqliteDirectStore:
+        """The store of the commands a person types (``trigger``, ``executions list|show``,
+        ``logs``, ``cancel``).
+
+        On a SQLite file served by the built-in store, the standard library's driver
+        (``store/sqlite_direct.py``: no SQLAlchemy to import); otherwise, or when a plugin
+        provides a store of its own, :attr:`store`. Plugins are loaded and configured
+        either way, as for every command that opens the store.
+        """
+        from wfsched_core.store.sqlite_direct import open_direct_store
+
+        direct = open_direct_store(self.settings.database_url)
+        if direct is None:  # not a SQLite file that exists with the current schema
+            return self.store
+        self.hooks  # noqa: B018 - plugins loaded and configured, as for self.store
+        providers = {impl.plugin_name
+                     for impl in self.plugin_manager.hook.wfsched_store.get_hookimpls()}
+        if providers != {_BUILTIN_STORE_PLUGIN}:  # a plugin's store is asked first
+            direct.dispose()
+            return self.store
+        return direct
 
     def raw_store(self) -> SqlStore:
         """The store without the schema check (for ``db upgrade``)."""

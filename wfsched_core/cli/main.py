@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -12,20 +13,36 @@ import click
 from wfsched_core.cli.app import App
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-_COMMAND_MODULES = (
-    "wfsched_core.cli.run_commands",
-    "wfsched_core.cli.queue_commands",
-    "wfsched_core.cli.show_commands",
-    "wfsched_core.cli.admin_commands",
-    "wfsched_core.cli.notify_commands",
-    "wfsched_core.cli.deploy_commands",
-    "wfsched_core.cli.status_commands",
-    "wfsched_core.cli.prune_commands",
+
+# Each built-in command (or group) and the module that defines it. A command imports its
+# own module only; a listing (``wfsched --help``) imports them all, and no plugin.
+BUILTIN_COMMANDS: dict[str, str] = {
+    "scheduler": "wfsched_core.cli.run_commands",
+    "execute": "wfsched_core.cli.run_commands",
+    "trigger": "wfsched_core.cli.queue_commands",
+    "cancel": "wfsched_core.cli.queue_commands",
+    "workflows": "wfsched_core.cli.show_commands",
+    "executions": "wfsched_core.cli.show_commands",
+    "logs": "wfsched_core.cli.show_commands",
+    "plugins": "wfsched_core.cli.show_commands",
+    "schedulers": "wfsched_core.cli.show_commands",
+    "db": "wfsched_core.cli.admin_commands",
+    "notify": "wfsched_core.cli.notify_commands",
+    "deploy": "wfsched_core.cli.deploy_commands",
+    "status": "wfsched_core.cli.status_commands",
+    "prune": "wfsched_core.cli.prune_commands",
+}
+_COMMAND_MODULES = tuple(dict.fromkeys(BUILTIN_COMMANDS.values()))
+PLUGIN_COMMANDS_NOTE = (
+    "Installed plugins may add commands, not listed here so that this help stays quick: "
+    "'wfsched plugins list' shows the plugins, and 'wfsched COMMAND --help' works for "
+    "every command."
 )
 
 
 class WfschedGroup(click.Group):
-    """The built-in commands, plus those that plugins add through ``wfsched_cli_commands``."""
+    """The built-in commands, imported on demand, plus those that plugins add through
+    ``wfsched_cli_commands`` (loaded only for a name that is not built in)."""
 
     _plugins_added = False
 
@@ -33,6 +50,7 @@ class WfschedGroup(click.Group):
         if self._plugins_added:
             return
         self._plugins_added = True
+        _load_command_modules()  # the built-ins first: a plugin cannot take their names
         app = ctx.find_object(App)
         if app is None:
             app = App()
@@ -42,10 +60,13 @@ class WfschedGroup(click.Group):
             logging.getLogger(__name__).debug("plugin commands not loaded: %s", exc)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands(ctx)
+        _load_command_modules()
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = BUILTIN_COMMANDS.get(cmd_name)
+        if module is not None:
+            importlib.import_module(module)
         command = super().get_command(ctx, cmd_name)
         if command is None:
             self._add_plugin_commands(ctx)
@@ -53,7 +74,8 @@ class WfschedGroup(click.Group):
         return command
 
 
-@click.group(cls=WfschedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=WfschedGroup, epilog=PLUGIN_COMMANDS_NOTE,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--database-url", metavar="URL",
               help="Database URL (default: SQLite in WFSCHED_HOME).")
 @click.option("--config", "config_file", metavar="FILE", type=str,
@@ -91,8 +113,7 @@ def _configure_logging(verbosity: int, log_format: str = "text") -> None:
 
 
 def _load_command_modules() -> None:
-    import importlib
-
+    """Import every built-in command module (a listing; the fork server's warm-up)."""
     for module in _COMMAND_MODULES:
         importlib.import_module(module)
 
@@ -101,7 +122,6 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``wfsched`` command: exit codes 0 ok, 1 failure, 2 usage."""
     from wfsched_core.errors import WfschedError
 
-    _load_command_modules()
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args)

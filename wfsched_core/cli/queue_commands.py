@@ -59,7 +59,7 @@ def trigger(app: App, workflow: str, pairs: tuple[str, ...], params_json: str | 
     app.creates_database = True
     params = parse_params(pairs, params_json)
     spec = app.hooks.catalog().get(workflow)
-    created = app.store.enqueue(
+    created = app.quick_store.enqueue(
         workflow, params=params, priority=spec.priority if priority is None else priority,
         count=count, trigger=Trigger.MANUAL, queue=spec.queue)
     for execution in created:
@@ -77,7 +77,7 @@ def _wait_for(app: App, ids: list[int]) -> int:
     failed = False
     while remaining:
         for execution_id in sorted(remaining):
-            execution = app.store.get_execution(execution_id)
+            execution = app.quick_store.get_execution(execution_id)
             if execution.status.is_final:
                 remaining.discard(execution_id)
                 failed |= execution.status is not ExecutionStatus.COMPLETED
@@ -93,6 +93,6 @@ def cancel(app: App, execution_id: int) -> int:
     """Cancel a pending execution, or stop a running one."""
     from wfsched_core.cancellation import cancel_execution
 
-    execution = cancel_execution(app.store, app.hooks, app.settings, execution_id)
+    execution = cancel_execution(app.quick_store, app.hooks, app.settings, execution_id)
     click.echo(f"execution {execution.id} is {execution.status.value}")
     return 0 if execution.status.value == "cancelled" else 1

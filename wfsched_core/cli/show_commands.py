@@ -59,7 +59,7 @@ def executions() -> None:
 def executions_list(app: App, status: str | None, workflow: str | None, limit: int,
                     as_json: bool) -> None:
     """The newest executions first."""
-    rows = app.store.list_executions(status=status, workflow=workflow, limit=limit)
+    rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit)
     if as_json:
         from wfsched_core.secrets import masked_execution, secret_names
 
@@ -85,10 +85,10 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
     from wfsched_core.execution_log import log_path
     from wfsched_core.secrets import masked_execution, secret_names
 
-    execution = app.store.get_execution(execution_id)
+    execution = app.quick_store.get_execution(execution_id)
     execution = masked_execution(execution, secret_names(app.hooks.catalog(),
                                                          execution.workflow))
-    steps = app.store.steps(execution_id)
+    steps = app.quick_store.steps(execution_id)
     data: dict[str, Any] = execution.to_json(full=True)
     data["steps"] = [s.to_json() for s in steps]
     data["log"] = str(log_path(app.settings.logs_dir, execution_id))
@@ -119,7 +119,7 @@ def logs(app: App, execution_id: int, follow: bool) -> None:
     """Print the log of an execution."""
     from wfsched_core.execution_log import log_path
 
-    execution = app.store.get_execution(execution_id)  # unknown id: a clear error
+    execution = app.quick_store.get_execution(execution_id)  # unknown id: a clear error
     path = log_path(app.settings.logs_dir, execution_id)
     position = 0
     while True:
@@ -127,7 +127,7 @@ def logs(app: App, execution_id: int, follow: bool) -> None:
         if not follow or execution.status.is_final:
             break
         time.sleep(0.25)  # following a file: nothing to wait on but time
-        execution = app.store.get_execution(execution_id)
+        execution = app.quick_store.get_execution(execution_id)
     _copy_new_output(path, position)
     if not path.exists():
         from wfsched_core.log_reading import missing_log_error

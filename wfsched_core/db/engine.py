@@ -14,10 +14,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
 
+from wfsched_core.db.sqlite_local import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
 from wfsched_core.errors import DatabaseError, UsageError
 
 CONNECT_TIMEOUT = 5  # seconds: an unreachable host fails fast instead of hanging
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # (backend, preferred driver module, driver name, extra to install)
 _DRIVERS = {
@@ -166,10 +166,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -22,6 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
+# The Alembic revision this code expects (its own module: read without SQLAlchemy).
+from wfsched_core.db.revision import SCHEMA_REVISION as SCHEMA_REVISION
+
 metadata = MetaData()
 
 # Microsecond timestamps on MySQL/MariaDB too (their DATETIME drops fractions by default).
@@ -122,5 +125,3 @@ workflow_dependencies = Table(
     Column("downstream", String(200), primary_key=True),
 )
 
-# The Alembic revision this code expects; tests check it is the migrations' head.
-SCHEMA_REVISION = "0002"

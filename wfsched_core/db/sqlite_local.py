@@ -37,6 +37,16 @@ except ImportError:  # Windows
 
 log = logging.getLogger(__name__)
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Set on every connection: WAL, a busy timeout (SQLAlchemy's engine and the standard
+#: library connections of ``store/sqlite_direct.py`` alike).
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+)
+
 
 class WriterGate:
     """An inter-process (``flock``) and inter-thread (``RLock``) queue for writers.

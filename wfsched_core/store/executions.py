@@ -24,7 +24,14 @@ from wfsched_core.records import Execution, StepRecord, utcnow
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store import statements
 from wfsched_core.store.base import StoreBase
-from wfsched_core.store.rows import fetch, from_values, json_or_repr, loads, to_execution
+from wfsched_core.store.rows import (
+    fetch,
+    from_values,
+    json_or_repr,
+    loads,
+    new_execution_values,
+    to_execution,
+)
 
 PENDING = ExecutionStatus.PENDING.value
 RUNNING = ExecutionStatus.RUNNING.value
@@ -47,17 +54,6 @@ class Finished:
         return ([self.retry] if self.retry else []) + self.triggered
 
 
-def _row_values(workflow: str, **values: Any) -> dict[str, Any]:
-    row = {
-        "workflow": workflow, "status": PENDING, "priority": 0, "attempt": 1,
-        "params": "{}", "trigger": Trigger.MANUAL.value, "retry_of": None,
-        "not_before": None, "scheduled_for": None, "queue": None,
-        "created_at": utcnow(), "cancel_requested": False,
-    }  # fmt: skip
-    row.update(values)
-    return row
-
-
 class ExecutionsMixin(StoreBase):
     """The life of an execution, from ``pending`` to a final status."""
 
@@ -78,7 +74,7 @@ class ExecutionsMixin(StoreBase):
         queue: str | None = None,
     ) -> list[Execution]:
         """Insert ``count`` pending executions; a scheduled run that exists inserts nothing."""
-        values = _row_values(
+        values = new_execution_values(
             workflow, priority=priority, attempt=attempt, params=json.dumps(params or {}),
             trigger=trigger.value, retry_of=retry_of, not_before=not_before,
             scheduled_for=scheduled_for, queue=queue)
@@ -427,7 +423,7 @@ class ExecutionsMixin(StoreBase):
                           trigger: Trigger, **values: Any) -> Execution:
         inherited = {"priority": source.priority, "params": json.dumps(source.params),
                      "trigger": trigger.value, "queue": source.queue}
-        row = _row_values(workflow, **{**inherited, **values})
+        row = new_execution_values(workflow, **{**inherited, **values})
         new_id = conn.execute(executions.insert().values(**row)).inserted_primary_key[0]
         return from_values(new_id, row)
 

@@ -1,20 +1,37 @@
-"""Converting rows of ``workflow_executions`` to records and back."""
+"""Converting rows of ``workflow_executions`` to records and back.
+
+Free of SQLAlchemy at import (``sqlite_direct.py`` converts its rows here too).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import DatabaseError as SADatabaseError
+from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import UnknownExecutionError
-from wfsched_core.records import Execution
+from wfsched_core.records import Execution, utcnow
 from wfsched_core.status import ExecutionStatus, Trigger
-from wfsched_core.store.statements import FETCH_EXECUTION
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Row
+    from sqlalchemy.exc import DatabaseError as SADatabaseError
+
+
+def new_execution_values(workflow: str, **values: Any) -> dict[str, Any]:
+    """The columns of a new ``pending`` execution: defaults, then ``values``."""
+    row = {
+        "workflow": workflow, "status": ExecutionStatus.PENDING.value, "priority": 0,
+        "attempt": 1, "params": "{}", "trigger": Trigger.MANUAL.value, "retry_of": None,
+        "not_before": None, "scheduled_for": None, "queue": None,
+        "created_at": utcnow(), "cancel_requested": False,
+    }  # fmt: skip
+    row.update(values)
+    return row
 
 
 def fetch(conn: Connection, execution_id: int) -> Row[Any]:
+    from wfsched_core.store.statements import FETCH_EXECUTION
+
     row = conn.execute(FETCH_EXECUTION, {"b_id": execution_id}).first()
     if row is None:
         raise UnknownExecutionError(f"no execution with id {execution_id}")
@@ -55,8 +72,10 @@ def json_or_repr(value: Any) -> str | None:
         return json.dumps(repr(value))
 
 
-def is_connect_error(exc: SADatabaseError) -> bool:
-    text_ = str(exc.orig).lower()
+def is_connect_error(exc: SADatabaseError | Exception) -> bool:
+    """Whether a database error (SQLAlchemy's, or a DB-API driver's own) says the
+    database cannot be reached or opened, rather than a query failing."""
+    text_ = str(getattr(exc, "orig", exc)).lower()
     return any(word in text_ for word in (
         "connect", "password", "access denied", "unable to open", "timeout", "timed out",
         "could not translate host", "name or service", "unknown database", "does not exist",
