@@ -100,6 +100,8 @@ def w2_parallel(count: int, seconds: float, mode: str, fresh_sample: int) -> dic
     fork = run_baseline("fork", "sleep", count, MAX_CONCURRENT, seconds)
     fresh = run_baseline("fresh", "sleep", fresh_sample, seconds=seconds)
     fresh_makespan = fresh["wall"] / fresh_sample * count  # one after another: linear
+    bare = run_baseline("bare", "sleep", fresh_sample, seconds=seconds)
+    bare_makespan = bare["wall"] / fresh_sample * count
     return {
         "executions": count, "seconds": seconds, "ideal_seconds": ideal,
         "wfsched_makespan": makespan, "wfsched_command_seconds": wall,
@@ -107,6 +109,7 @@ def w2_parallel(count: int, seconds: float, mode: str, fresh_sample: int) -> dic
         "fork_makespan": fork["wall"], "fork_efficiency": ideal / fork["wall"],
         "fresh_makespan": fresh_makespan, "fresh_efficiency": ideal / fresh_makespan,
         "fresh_sample": fresh_sample,
+        "bare_makespan": bare_makespan, "bare_efficiency": ideal / bare_makespan,
         "ratio_to_fork": fork["wall"] / makespan,
         "ratio_to_fresh": fresh_makespan / makespan,
     }
