@@ -21,6 +21,7 @@ user's expectations hold, and the guard still knows which plugin it is calling:
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
 import queue
@@ -54,15 +55,25 @@ def _is_builtin(function: Callable[..., Any]) -> bool:
 
 
 class _Call:
-    """One call handed to a lane, and its outcome."""
+    """One call handed to a lane, and its outcome (a bare lock, released when it is
+    done: cheaper than an Event, and a call happens per plugin per event)."""
 
-    __slots__ = ("done", "error", "function", "value")
+    __slots__ = ("_done", "error", "finished", "function", "value")
 
     def __init__(self, function: Callable[[], Any]) -> None:
         self.function = function
-        self.done = threading.Event()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self.finished = False
         self.value: Any = None
         self.error: BaseException | None = None
+
+    def wait(self, timeout: float) -> bool:
+        """True once it ran, within ``timeout`` seconds."""
+        if self._done.acquire(timeout=timeout):
+            self._done.release()
+            return True
+        return False
 
     def run(self) -> None:
         try:
@@ -70,7 +81,8 @@ class _Call:
         except BaseException as exc:  # noqa: BLE001 - reported by the guard
             self.error = exc
         finally:
-            self.done.set()
+            self.finished = True
+            self._done.release()
 
 
 class PluginLane:
@@ -90,7 +102,7 @@ class PluginLane:
     def stuck(self) -> bool:
         """Still inside a call that overran its budget."""
         current = self._current
-        return current is not None and not current.done.is_set()
+        return current is not None and not current.finished
 
     def run(self, call: _Call, budget: float) -> bool:
         """Run ``call``; False when it did not finish within ``budget`` seconds (or the
@@ -102,7 +114,7 @@ class PluginLane:
                 return False
             self._current = call
             self._calls.put(call)
-            return call.done.wait(budget)
+            return call.wait(budget)
         finally:
             self._turn.release()
 

@@ -58,6 +58,11 @@ def _file_name(plugin: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", plugin) + ".json"
 
 
+# Seconds a process trusts what it last read of a plugin's breaker file: another process's
+# trip is seen within this.
+RECHECK = 0.5
+
+
 class BreakerBoard:
     """The breakers of one installation (``home``), cached in this process by file time."""
 
@@ -69,6 +74,9 @@ class BreakerBoard:
         # process's own; the files are the truth otherwise
         self._local: dict[str, BreakerState] = {}
         self._cache: dict[str, tuple[tuple[int, int], BreakerState | None]] = {}
+        # when each plugin's file was last looked at: at most every RECHECK seconds, not
+        # on every call of a hook (two stats per call were a third of an event's cost)
+        self._checked: dict[str, float] = {}
 
     def state(self, plugin: str) -> BreakerState | None:
         """The plugin's breaker as last recorded (open or expired), or None."""
@@ -91,6 +99,7 @@ class BreakerBoard:
         if not self._write(state):
             with self._lock:
                 self._local[plugin] = state
+        self._checked.pop(plugin, None)  # look again at what was written
         return state
 
     def close(self, plugin: str) -> None:
@@ -99,22 +108,31 @@ class BreakerBoard:
             had = self._local.pop(plugin, None)
         if self.directory is None:
             return
+        if had is None and self._read(plugin) is None:
+            return  # nothing recorded (as of the last look)
         path = self.directory / _file_name(plugin)
-        if had is not None or path.exists():
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("could not clear the breaker of plugin %s: %s", plugin, exc)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not clear the breaker of plugin %s: %s", plugin, exc)
+        self._cache[plugin] = ((0, 0), None)
+        self._checked[plugin] = time.monotonic()
 
     def _read(self, plugin: str) -> BreakerState | None:
         if self.directory is None:
             return None
+        now = time.monotonic()
+        cached = self._cache.get(plugin)
+        if cached is not None and now - self._checked.get(plugin, -RECHECK) < RECHECK:
+            return cached[1]
+        self._checked[plugin] = now
         path = self.directory / _file_name(plugin)
         try:
             stat = path.stat()
         except OSError:
+            self._cache[plugin] = ((0, 0), None)
             return None
         version = (stat.st_ino, stat.st_mtime_ns)  # os.replace gives a new inode
         cached = self._cache.get(plugin)

@@ -400,6 +400,7 @@ class WorkerReports:
         self._events.put(fire)
 
     def _deliver_events(self) -> None:
+        self.hooks.deliver_here()  # this thread is the events' queue already
         while True:
             fire = self._events.get()
             if fire is None:
