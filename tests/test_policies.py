@@ -12,6 +12,7 @@ from helpers import Wfsched, wait_until
 from inprocess import FakeClock, make_scheduler, stop, tick_until
 
 from wfsched_core.builtin.resource_admission import ResourceAdmission
+from wfsched_core.hookspecs import hookimpl
 
 START = datetime(2026, 6, 1, 12, 0, 30)
 
@@ -258,3 +259,29 @@ def test_workflows_list_shows_schedule_and_next_run(wf: Wfsched) -> None:
     assert next_run - datetime.utcnow() < timedelta(days=1, hours=1)
     assert next_run.hour in (1, 2)  # 03:00 Berlin is 01:00 or 02:00 UTC
     assert "every day at 03:00" in wf.run("workflows", "list").stdout
+
+
+def test_the_claim_asks_admission_only_when_something_could_hold(
+        wf: Wfsched, monkeypatch, testworkflows_path: Path) -> None:
+    """Without admission limits, a workflow's `memory` or an admission plugin, nothing
+    could be held: the scheduler skips the admission read of every tick."""
+
+    class HoldNothing:
+        @hookimpl
+        def wfsched_admit(self, execution, spec):  # noqa: ANN001, ANN201
+            return None
+
+    cases = [("", (), False), ("[admission]\nmax_load_average = 100\n", (), True),
+             ("[workflows.noop]\nmemory = 64\n", (), True),
+             ("", (("third-party-admission", HoldNothing()),), True)]
+    for config, plugins, asks in cases:
+        scheduler = make_scheduler(monkeypatch, wf.home, wf.database_url,
+                                   testworkflows_path, config, extra_plugins=plugins)
+        try:
+            assert (scheduler._admit is not None) is asks, (config, plugins)
+            (execution_id,) = wf.trigger("noop")
+            tick_until(scheduler,
+                       lambda i=execution_id: wf.execution(i).status.value == "completed",
+                       30, "the execution to run")
+        finally:
+            stop(scheduler)

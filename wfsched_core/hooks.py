@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import ConfigError, DatabaseError, WfschedError
@@ -107,6 +108,17 @@ class PluginHooks:
         return store
 
     # admission
+    def admission_may_hold(self, specs: Iterable[WorkflowSpec]) -> bool:
+        """Whether any admission implementation could hold an execution of ``specs``
+        back: a plugin's may always; a built-in only if it says so (``may_hold``). When
+        none could, the scheduler does not ask (a read of the candidates per tick)."""
+        for impl in self.pm.hook.wfsched_admit.get_hookimpls():
+            may_hold = getattr(impl.plugin, "may_hold", None)
+            if not is_third_party(impl) and may_hold is not None and not may_hold(specs):
+                continue
+            return True
+        return False
+
     def admission_reason(self, execution: Execution, spec: WorkflowSpec | None) -> str | None:
         """The first reason a plugin gives to hold ``execution`` back, or None to admit."""
         try:

@@ -7,7 +7,7 @@ declare ``memory`` (MB) it needs; it then waits until that much is available.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.errors import ConfigError
@@ -32,6 +32,10 @@ class ResourceAdmission:
     def wfsched_configure(self, settings: Settings) -> None:
         table = settings.section("admission")
         self.limits = parse_limits(table)
+
+    def may_hold(self, specs: Iterable[WorkflowSpec]) -> bool:
+        """Whether this could ever hold one of ``specs`` back (limits, or a ``memory``)."""
+        return bool(self.limits) or any(spec.extra.get("memory") for spec in specs)
 
     @hookimpl
     def wfsched_admit(self, execution: Execution, spec: WorkflowSpec | None) -> str | None:

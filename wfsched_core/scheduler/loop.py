@@ -101,6 +101,9 @@ class Scheduler:
             [WorkflowRow(s.name, s.description, s.schedule) for s in self.specs.values()],
             dependencies=[(up, s.name) for s in self.specs.values() for up in s.depends_on])
         self.concurrency = {n: s.concurrency for n, s in self.specs.items() if s.concurrency}
+        # no admission implementation that could hold anything: the claim does not ask
+        self._admit = self._admission if self.hooks.admission_may_hold(
+            self.specs.values()) else None
         self.ticks = TickScheduler(self.store, self.hooks, self.specs, self.clock,
                                    on_time=max(10.0, 3 * self.options.poll_interval))
         self.ticks.start()
@@ -285,7 +288,7 @@ class Scheduler:
         free = self.options.max_concurrent - len(self.tracked)
         if free <= 0:
             return
-        claimed = self.store.claim_pending(self.id, free, admit=self._admission,
+        claimed = self.store.claim_pending(self.id, free, admit=self._admit,
                                            concurrency=self.concurrency,
                                            queues=self.options.queues)
         started = self._start_workers(claimed)
