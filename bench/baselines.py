@@ -90,7 +90,8 @@ def run_baseline(kind: str, job: str, jobs: int, limit: int = 5,
     """Run a baseline in its own process (so its imports are its own); return its figures."""
     argv = [sys.executable, "-m", "bench.baselines", kind, "--job", job, "--jobs", str(jobs),
             "--limit", str(limit), "--seconds", str(seconds)]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}  # as wfsched is run
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=root,
                             env=env, timeout=1800)

@@ -76,7 +76,11 @@ class BenchHome:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WFSCHED_")}
+        # bytecode is written, as in a user's installation (pip compiles at install; an
+        # editable install on first import): a machine that sets PYTHONDONTWRITEBYTECODE
+        # would otherwise have every fresh worker compile its modules from source
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("WFSCHED_") and k != "PYTHONDONTWRITEBYTECODE"}
         env.update({"WFSCHED_HOME": str(self.home), "WFSCHED_DATABASE_URL": self.database_url,
                     "PYTHONPATH": str(self.packages)})
         return env
