@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +19,16 @@ EXECUTION_JSON_FIELDS = (
 def utcnow() -> datetime:
     """The current time as a naive UTC datetime, the form every timestamp is stored in."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def json_or_repr(value: Any) -> str | None:
+    """A step's result as it is kept: JSON, or the JSON of its repr when it is not JSON."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps(repr(value))
 
 
 def isoformat(value: datetime | None) -> str | None:

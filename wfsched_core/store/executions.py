@@ -20,14 +20,13 @@ from wfsched_core.db.schema import workflow_execution_steps as steps_table
 from wfsched_core.db.schema import workflow_executions as executions
 from wfsched_core.db.schema import workflows
 from wfsched_core.errors import ExecutionStateError
-from wfsched_core.records import Execution, StepRecord, utcnow
+from wfsched_core.records import Execution, StepRecord, json_or_repr, utcnow
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store import statements
 from wfsched_core.store.base import StoreBase
 from wfsched_core.store.rows import (
     fetch,
     from_values,
-    json_or_repr,
     loads,
     new_execution_values,
     to_execution,

@@ -63,15 +63,6 @@ def loads(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
 
-def json_or_repr(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return json.dumps(repr(value))
-
-
 def is_connect_error(exc: SADatabaseError | Exception) -> bool:
     """Whether a database error (SQLAlchemy's, or a DB-API driver's own) says the
     database cannot be reached or opened, rather than a query failing."""

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from wfsched_core.records import Execution, StepRecord
+from wfsched_core.records import Execution, StepRecord, json_or_repr
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 
 
@@ -18,23 +18,13 @@ def _parse_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def result_json(value: Any) -> str | None:
-    """A step's result as the store keeps it: JSON, or the JSON of its repr."""
-    if value is None:
-        return None
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return json.dumps(repr(value))
-
-
 def step_to_wire(step: StepRecord | None) -> dict[str, Any] | None:
     if step is None:
         return None
     return {"execution_id": step.execution_id, "position": step.position, "name": step.name,
             "status": step.status.value, "started_at": _time(step.started_at),
             "finished_at": _time(step.finished_at), "error": step.error,
-            "result": result_json(step.result)}
+            "result": json_or_repr(step.result)}
 
 
 def step_from_wire(data: dict[str, Any] | None) -> StepRecord | None:
