@@ -4,16 +4,29 @@ The authoring API (contract)::
 
     from wfsched_core import Workflow, step
 
-Kept light on purpose: a worker imports this package on every start.
+Kept light on purpose: a worker imports this package on every start. ``hookimpl`` (for
+plugin authors) is imported on first use, so that a worker does not load pluggy.
 """
 
 from __future__ import annotations
 
-from wfsched_core.hookspecs import hookimpl
+from typing import TYPE_CHECKING, Any
+
 from wfsched_core.status import ExecutionStatus, Trigger
 from wfsched_core.workflow import StepContext, Workflow, step
 
+if TYPE_CHECKING:
+    from wfsched_core.hookspecs import hookimpl
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "hookimpl":
+        from wfsched_core.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'wfsched_core' has no attribute {name!r}")
 
 __all__ = [
     "ExecutionStatus",
