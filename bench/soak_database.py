@@ -17,9 +17,15 @@ from __future__ import annotations
 import time
 from random import Random
 
-from faults.proxy import CuttableProxy  # tests/ is on the path through bench.harness
-
 from bench.harness import create_postgresql_database
+
+
+def _proxy_class() -> type:
+    """The test suite's cuttable proxy (``tests/`` is on the path once bench.harness is
+    imported)."""
+    from faults.proxy import CuttableProxy
+
+    return CuttableProxy
 
 
 class DatabaseChaos:
@@ -32,7 +38,7 @@ class DatabaseChaos:
         self.direct_url, self._drop = create_postgresql_database("wfsched_soak")
         direct = make_url(self.direct_url)
         self.name = direct.database
-        self.proxy = CuttableProxy(direct.host or "127.0.0.1", direct.port or 5432)
+        self.proxy = _proxy_class()(direct.host or "127.0.0.1", direct.port or 5432)
         self.proxy.__enter__()
         #: what the schedulers and workers use: through the proxy
         self.url = direct.set(port=self.proxy.port).render_as_string(hide_password=False)
