@@ -292,10 +292,8 @@ class Scheduler:
                                            concurrency=self.concurrency,
                                            queues=self.options.queues)
         started = self._start_workers(claimed)
-        if started and self.reports is not None:  # with the reports' next commit
-            self.reports.record_handles(started)
-        elif started:  # one transaction for the tick's workers
-            self.store.record_handles(self.id, started)
+        if started and (self.reports is None or not self.reports.record_handles(started)):
+            self.store.record_handles(self.id, started)  # one transaction for the tick's
 
     def _admission(self, execution: Execution) -> str | None:
         return self.hooks.admission_reason(execution, self.specs.get(execution.workflow))

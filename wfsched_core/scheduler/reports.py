@@ -112,6 +112,7 @@ class WorkerReports:
         self._listener: socket.socket | None = None
         self._wake_read, self._wake_write = -1, -1
         self._threads: list[threading.Thread] = []
+        self._serving = False  # the reading thread runs (its wake pipe is open)
 
     # --- the scheduler's side --------------------------------------------------------
 
@@ -128,6 +129,7 @@ class WorkerReports:
         self._wake_read, self._wake_write = os.pipe()
         self._selector.register(listener, selectors.EVENT_READ, "listener")
         self._selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+        self._serving = True
         for target, name in ((self._serve, "wfsched-reports"),
                              (self._deliver_events, "wfsched-report-events")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -142,12 +144,16 @@ class WorkerReports:
         return token
 
     def record_handles(self, started: list[tuple[int, str, dict[str, Any], int | None]],
-                       ) -> None:
+                       ) -> bool:
         """Record how to find these workers again (``SqlStore.record_handles``), with the
-        next round's commit instead of a transaction of their own."""
+        next round's commit instead of a transaction of their own; False when the
+        channel is no longer served (the caller records them itself)."""
         with self._lock:
+            if not self._serving:
+                return False
             self._handles.extend(HandleReport(*entry) for entry in started)
-        os.write(self._wake_write, b"h")
+            os.write(self._wake_write, b"h")
+        return True
 
     def forget(self, execution_id: int) -> None:
         """The worker is gone: take no more reports for it."""
@@ -165,7 +171,9 @@ class WorkerReports:
         deliver the events still queued, within a bound."""
         if self._listener is None:
             return
-        os.write(self._wake_write, b"s")
+        with self._lock:
+            if self._serving:
+                os.write(self._wake_write, b"s")
         serve, deliver = self._threads
         serve.join(timeout=_SEND_TIMEOUT * 2)
         self._events.put(None)
@@ -236,6 +244,11 @@ class WorkerReports:
         connection.sock.close()
 
     def _close_all(self) -> None:
+        with self._lock:
+            self._serving = False
+            handles, self._handles = self._handles, []
+        if handles:  # queued after the last round: recorded here rather than lost
+            self._apply(handles)
         for key in list(self._selector.get_map().values()):
             if isinstance(key.data, _Connection):
                 self._drop(key.data)
