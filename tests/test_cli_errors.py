@@ -31,6 +31,7 @@ def test_bad_input_is_one_clear_line(wf: Wfsched, args: list[str], code: int,
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_verbose_shows_the_traceback(wf: Wfsched) -> None:

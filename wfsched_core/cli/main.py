@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("wfsched: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # one line, as every other error: what is wrong, and where the help is
+        where = exc.ctx.command_path if exc.ctx is not None else "wfsched"
+        click.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')",
+                   err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
