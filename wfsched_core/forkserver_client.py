@@ -133,14 +133,6 @@ class ForkServerClient:
             except SpawnerError as exc:
                 log.warning("fork server: %s", exc)
 
-    def spawn(self, argv: list[str], env: dict[str, str], log_path: str,
-              on_exit: Callable[[], None]) -> ForkedProcess:
-        """Fork a worker for ``argv``; raise SpawnerError when the server cannot."""
-        outcome = self.spawn_many([(argv, env, log_path, on_exit)])[0]
-        if isinstance(outcome, SpawnerError):
-            raise outcome
-        return outcome
-
     def spawn_many(self, requests: list[tuple[list[str], dict[str, str], str,
                                               Callable[[], None]]],
                    ) -> list[ForkedProcess | SpawnerError]:
