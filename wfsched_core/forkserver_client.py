@@ -79,7 +79,7 @@ class ForkServerClient:
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the server (it warms up in the background; :meth:`spawn` waits for it)."""
+        """Start the server (it warms up in the background; :meth:`spawn_many` waits for it)."""
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         try:
@@ -231,7 +231,7 @@ class ForkServerClient:
             pid, code = int(message["exit"]), int(message["code"])
             with self._state_lock:
                 worker = self._workers.pop(pid, None)
-                if worker is None:  # exited before spawn() registered it
+                if worker is None:  # exited before spawn_many() registered it
                     self._early_exits[pid] = code
             if worker is not None:
                 self._finish(worker, code)
