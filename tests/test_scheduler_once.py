@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from helpers import Wfsched
+import pytest
+from conftest import installed_package
+from helpers import Wfsched, wait_until
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -124,3 +127,70 @@ def test_filters_of_executions_list(wf: Wfsched) -> None:
     failed = wf.json("executions", "list", "--status", "failed")
     assert [e["id"] for e in failed] == [bad]
     assert len(wf.json("executions", "list", "--workflow", "noop", "--limit", "1")) == 1
+
+
+@pytest.fixture
+def gated(wf: Wfsched, tmp_path: Path) -> Path:
+    """The test gate admission plugin (tests/packages/wfsched-testnotifiers) holds
+    `hang` back while the returned file exists."""
+    wf.python_paths.append(installed_package("wfsched-testnotifiers"))
+    gate = tmp_path / "hold"
+    gate.touch()
+    wf.extra_env.update(WFSCHED_TEST_HOLD="hang", WFSCHED_TEST_HOLD_FILE=str(gate))
+    return gate
+
+
+def test_once_ends_when_only_held_work_is_left(wf: Wfsched, gated: Path,
+                                               work_dir: Path) -> None:
+    """Issue 21: the admitted work runs, the held one is listed with its reason, and the
+    command exits 3 (not 1: nothing failed) instead of waiting for the hold to lift."""
+    admitted = wf.trigger("mark", count=2, dir=work_dir)
+    (held,) = wf.trigger("hang", dir=work_dir, seconds=0)
+    started = time.monotonic()
+    result = wf.run("scheduler", "--once", check=False, timeout=60)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert time.monotonic() - started < 30
+    for execution_id in admitted:
+        assert wf.execution(execution_id).status.value == "completed"
+    assert f"held: hang #{held}: held by the test gate while {gated} exists" \
+        in result.stdout
+    assert wf.execution(held).status.value == "pending"
+    allowed = wf.run("scheduler", "--once", "--allow-held", check=False, timeout=60)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert f"held: hang #{held}" in allowed.stdout
+
+
+def test_once_waits_held_work_out_with_wait_held(wf: Wfsched, gated: Path,
+                                                work_dir: Path) -> None:
+    (held,) = wf.trigger("hang", dir=work_dir, seconds=0)
+    scheduler = wf.popen("scheduler", "--once", "--wait-held", "60")
+    try:
+        wait_until(lambda: wf.execution(held).wait_reason, 30, "the execution to be held")
+        gated.unlink()  # the hold lifts while --once waits
+        assert scheduler.wait(60) == 0, wf.output_of()
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+    assert wf.execution(held).status.value == "completed"
+    assert "held:" not in wf.output_of()
+
+
+def test_once_waits_for_a_retry_due_soon(wf: Wfsched, work_dir: Path) -> None:
+    """A retry whose backoff ends within two poll intervals is run by the same --once."""
+    wf.write_config("[workflows.fail_then_pass]\nretry_delay = 0.2\nretry_backoff = 1\n")
+    (first,) = wf.trigger("fail_then_pass", succeed_on=2, dir=work_dir)
+    result = wf.run("scheduler", "--once", check=False, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 retried" in result.stdout and "held:" not in result.stdout
+    assert len(wf.records(work_dir, "attempt")) == 2
+    assert wf.execution(first).status.value == "failed"
+
+
+def test_once_lists_a_retry_beyond_the_bound_as_held(wf: Wfsched, work_dir: Path) -> None:
+    wf.write_config("[workflows.fail_then_pass]\nretry_delay = 3600\n")
+    (first,) = wf.trigger("fail_then_pass", succeed_on=2, dir=work_dir)
+    result = wf.run("scheduler", "--once", check=False, timeout=60)
+    assert result.returncode == 1, result.stdout  # a failure dominates what is held
+    (retry,) = [e for e in wf.store.list_executions() if e.retry_of == first]
+    assert f"held: fail_then_pass #{retry.id}: not before " in result.stdout
+    assert "(a retry's backoff)" in result.stdout

@@ -28,6 +28,8 @@ class SchedulerOptions:
     kill_grace: float = 5.0
     #: claim only these queues (None in the list: the unnamed default queue); None: all
     queues: list[str | None] | None = None
+    #: with ``once``: how long to wait for holds to lift once only held work is left
+    wait_held: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SchedulerOptions:
@@ -59,6 +61,8 @@ class RunSummary:
     busy_seconds: float = 0.0  # sum of the executions' own durations
     first_start: float | None = None
     last_end: float | None = None
+    #: ``--once`` ended with these pending executions held back: (id, workflow, reason)
+    held: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def wall_seconds(self) -> float:

@@ -49,3 +49,4 @@ def seconds(low: float, high: float = DAY) -> FiniteFloatRange:
 
 POLL_INTERVAL = seconds(0.01, HOUR)
 GRACE_PERIOD = seconds(0, DAY)
+WAIT_HELD = seconds(0, DAY)

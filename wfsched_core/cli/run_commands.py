@@ -16,8 +16,14 @@ pass_app = click.make_pass_decorator(App)
 @click.option("--max-concurrent", type=option_types.MAX_CONCURRENT_TYPE, default=None,
               help="Workers at once on this scheduler (default 5).")
 @click.option("--once", is_flag=True,
-              help="Run until nothing is pending or running, then exit (for cron); "
-                   "exit 0 only if every execution completed.")
+              help="Run what can run (and what becomes runnable meanwhile), then exit (for "
+                   "cron): 0 if every execution completed, 1 if one failed, 3 if only held "
+                   "work is left (each listed with its reason).")
+@click.option("--wait-held", type=option_types.WAIT_HELD, default=0.0, metavar="SECONDS",
+              help="With --once: wait up to this long for holds to lift once only held "
+                   "work is left (default 0).")
+@click.option("--allow-held", is_flag=True,
+              help="With --once: exit 0, not 3, when only held work is left.")
 @click.option("--spawner", default=None, help="Spawn strategy (default: local).")
 @click.option("--poll-interval", type=option_types.POLL_INTERVAL, default=None,
               help="Seconds between looks at the database when idle (default 2).")
@@ -31,7 +37,8 @@ pass_app = click.make_pass_decorator(App)
 @click.option("--metrics-address", default="127.0.0.1", show_default=True, metavar="ADDR",
               help="Address the metrics server binds (0.0.0.0: every interface).")
 @pass_app
-def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | None,
+def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float,
+              allow_held: bool, spawner: str | None,
               poll_interval: float | None, grace_period: float | None,
               queues: tuple[str, ...], metrics_port: int | None, metrics_address: str) -> int:
     """Claim pending executions and run each in its own worker process."""
@@ -40,7 +47,7 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | N
     app.creates_database = True
     options = SchedulerOptions.from_settings(
         app.settings, max_concurrent=max_concurrent, once=once, spawner=spawner,
-        poll_interval=poll_interval, grace_period=grace_period,
+        poll_interval=poll_interval, grace_period=grace_period, wait_held=wait_held,
         queues=[None if q == "default" else q for q in queues] or None)
     if int(options.max_concurrent) < 1:
         raise click.BadParameter("must be at least 1", param_hint="--max-concurrent")
@@ -70,8 +77,17 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, spawner: str | N
                      f"{duration(summary.busy_seconds)} "
                      f"(speed-up {summary.busy_seconds / wall:.1f}x)")
         click.echo(line)
-        return 0 if summary.all_completed else 1
+        for execution_id, workflow, reason in summary.held:
+            click.echo(f"held: {workflow} #{execution_id}: {reason}")
+        if not summary.all_completed:
+            return 1
+        return EXIT_HELD if summary.held and not allow_held else 0
     return 0
+
+
+# ``scheduler --once`` left pending executions that are held back (admission, a retry's
+# backoff, a queue not served): distinct from 1, a failed execution.
+EXIT_HELD = 3
 
 
 @cli.command()

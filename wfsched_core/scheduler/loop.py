@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import OperationalError
@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from wfsched_core.errors import DatabaseError, WfschedError
 from wfsched_core.execution_log import ENV_LOG_CAPTURED, log_path
 from wfsched_core.processes import hostname
-from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, utcnow
+from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, isoformat, utcnow
 from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.retry import next_attempt_at
 from wfsched_core.scheduler.reports import WorkerReports
@@ -86,6 +86,7 @@ class Scheduler:
         self._owned_check_at = 0.0  # monotonic: when to read the owned rows next
         self._retry_check_at = 0.0  # monotonic: when to look for the next retry's time again
         self._next_retry_at: datetime | None = None
+        self._held_since: float | None = None  # --once: since when only held work is left
 
     # --- start and stop --------------------------------------------------------------
 
@@ -277,10 +278,53 @@ class Scheduler:
         self._wake.set()
 
     def _drained(self) -> bool:
+        """``--once``: nothing runs and nothing pending can run now or soon — every pending
+        execution left is held (its reasons kept in the summary), for ``wait_held``
+        seconds if asked."""
         if self.tracked:
             return False
         counts = self.store.count_by_status()
-        return not counts.get("pending") and not counts.get("running")
+        if counts.get("running"):
+            return False
+        held = self._held_pending() if counts.get("pending") else []
+        if held is None:  # something can run now (or its retry is due soon)
+            self._held_since = None
+            return False
+        if held and self.options.wait_held > 0:
+            now = time.monotonic()
+            if self._held_since is None:
+                self._held_since = now
+            if now - self._held_since < self.options.wait_held:
+                return False
+        self.summary.held = held
+        return True
+
+    def _held_pending(self) -> list[tuple[int, str, str]] | None:
+        """Each pending execution with why it cannot run now; None when one can, or will
+        within two poll intervals (a retry's short backoff is waited for)."""
+        now = utcnow()
+        soon = now + timedelta(seconds=2 * self.options.poll_interval)
+        held = []
+        for execution in self.store.pending_executions():
+            reason = self._hold_of(execution, now, soon)
+            if reason is None:
+                return None
+            held.append((execution.id, execution.workflow, reason))
+        return held
+
+    def _hold_of(self, execution: Execution, now: datetime, soon: datetime) -> str | None:
+        """Why this scheduler cannot start ``execution`` now (None: it can, or soon)."""
+        if execution.claimed_by is not None:
+            return None  # another scheduler starts it (or this one, this instant)
+        queues = self.options.queues
+        if queues is not None and execution.queue not in queues:
+            return f"its queue {execution.queue or 'default'} is not served here (--queue)"
+        not_before = execution.not_before
+        if not_before is not None and not_before > soon:
+            return f"not before {isoformat(not_before)} (a retry's backoff)"
+        if not_before is not None and not_before > now:
+            return None
+        return execution.wait_reason or None
 
     # --- starting workers ------------------------------------------------------------
 

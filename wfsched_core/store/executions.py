@@ -510,6 +510,14 @@ class ExecutionsMixin(StoreBase):
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    def pending_executions(self, limit: int = 1000) -> list[Execution]:
+        """Pending executions, best first (what a claim would consider), at most ``limit``."""
+        query = (select(executions).where(executions.c.status == PENDING)
+                 .order_by(executions.c.priority.desc(), executions.c.created_at,
+                           executions.c.id).limit(limit))
+        with self._read() as conn:
+            return [to_execution(r) for r in conn.execute(query)]
+
     def next_not_before(self, after: datetime) -> datetime | None:
         """The earliest future ``not_before`` of a pending execution (a retry's backoff)."""
         with self._read() as conn:
