@@ -86,7 +86,7 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
 
 
 # ``scheduler --once`` left pending executions that are held back (admission, a retry's
-# backoff, a queue not served): distinct from 1, a failed execution.
+# backoff ending later than 10 s, a queue not served): distinct from 1, a failed execution.
 EXIT_HELD = 3
 
 

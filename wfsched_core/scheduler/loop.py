@@ -55,6 +55,9 @@ _DATABASE_DOWN = (DatabaseError, OperationalError)
 # At most this often (seconds) the loop reads the rows of the workers it runs, for cancel
 # requests, timeouts and lost heartbeats: not on every worker's exit.
 OWNED_CHECK_INTERVAL = 0.25
+# --once waits for a retry whose backoff ends within this (or two poll intervals, if
+# longer); a later one is listed as held.
+SOON_SECONDS = 10.0
 # How long a loop woken while workers run waits for what else happens in that instant.
 COALESCE_SECONDS = 0.002
 
@@ -301,9 +304,10 @@ class Scheduler:
 
     def _held_pending(self) -> list[tuple[int, str, str]] | None:
         """Each pending execution with why it cannot run now; None when one can, or will
-        within two poll intervals (a retry's short backoff is waited for)."""
+        soon (a retry's short backoff is waited for: a flaky run's retry completes in the
+        same ``--once``)."""
         now = utcnow()
-        soon = now + timedelta(seconds=2 * self.options.poll_interval)
+        soon = now + timedelta(seconds=max(2 * self.options.poll_interval, SOON_SECONDS))
         held = []
         for execution in self.store.pending_executions():
             reason = self._hold_of(execution, now, soon)
