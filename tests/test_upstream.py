@@ -95,3 +95,18 @@ def test_db_upgrade_keeps_executions_of_the_previous_revision(
         assert wf.json("executions", "show", str(produce_id))["triggered_by"] is None
     finally:
         wf.close()
+
+
+def test_a_retry_of_a_dependent_sees_the_same_upstream(wf: Wfsched, work_dir: Path) -> None:
+    wf.write_config('[workflows.read_upstream]\ndepends_on = ["produce"]\n'
+                    'retries = 1\nretry_delay = 0\n')
+    (produce_id,) = wf.trigger("produce", dir=work_dir, fail_first="1")
+    wf.run("scheduler", "--once")
+    attempts = sorted(wf.json("executions", "list", "--workflow", "read_upstream"),
+                      key=lambda r: r["id"])
+    shown = [wf.json("executions", "show", str(r["id"])) for r in attempts]
+    assert [(s["attempt"], s["status"], s["triggered_by"]) for s in shown] == [
+        (1, "failed", produce_id), (2, "completed", produce_id)]
+    records = wf.records(work_dir, "upstream")
+    assert len(records) == 2
+    assert all(r["upstream"]["produce"]["execution_id"] == produce_id for r in records)

@@ -450,7 +450,8 @@ class ExecutionsMixin(StoreBase):
                 and not execution.cancel_requested:
             finished.retry = self._insert_follow_up(
                 conn, execution.workflow, execution, Trigger.RETRY,
-                attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at)
+                attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at,
+                triggered_by=execution.triggered_by)  # a retry sees the same upstream
         if status is ExecutionStatus.COMPLETED:
             finished.triggered = self._queue_dependents(conn, execution, queue_of)
         self._touch_workflow(conn, execution.workflow, now, status)

@@ -160,7 +160,8 @@ class Produce(Workflow):
 
 
 class ReadUpstream(Workflow):
-    """Record what ``ctx.upstream`` holds, and whether writing to it is refused."""
+    """Record what ``ctx.upstream`` holds, and whether writing to it is refused (then
+    fail the first attempt with ``fail_first``)."""
 
     @step
     def read(self, ctx):
@@ -173,3 +174,5 @@ class ReadUpstream(Workflow):
                            "status": u.status, "results": dict(u.results)}
                     for name, u in ctx.upstream.items()}
         write_record(ctx, "upstream", upstream=upstream, read_only=read_only)
+        if ctx.params.get("fail_first") and ctx.attempt == 1:
+            raise RuntimeError("first attempt fails (fail_first)")
