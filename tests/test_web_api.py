@@ -182,3 +182,16 @@ def test_an_unreachable_database_is_one_line_without_the_password(wf: Wfsched) -
         in result.stderr
     assert "Hunter2pw" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_a_dependent_run_names_the_run_that_queued_it(web: WebServer, wf: Wfsched) -> None:
+    wf.write_config('[workflows.read_upstream]\ndepends_on = ["produce"]\n')
+    (produce_id,) = wf.trigger("produce")
+    wf.run("scheduler", "--once")
+    (dependent,) = wf.json("executions", "list", "--workflow", "read_upstream")
+    detail = web.get(f"/api/executions/{dependent['id']}").json()
+    assert detail["triggered_by"] == produce_id
+    page = web.get(f"/executions/{dependent['id']}")
+    assert page.status_code == 200, page.text
+    assert f'Triggered by</dt><dd><a href="/executions/{produce_id}">#{produce_id}</a>' \
+        in page.text

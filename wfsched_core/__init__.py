@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wfsched_core.records import Upstream
 from wfsched_core.status import ExecutionStatus, Trigger
 from wfsched_core.workflow import StepContext, Workflow, step
 
@@ -32,6 +33,7 @@ __all__ = [
     "ExecutionStatus",
     "StepContext",
     "Trigger",
+    "Upstream",
     "Workflow",
     "__version__",
     "hookimpl",

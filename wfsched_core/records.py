@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
@@ -36,6 +38,37 @@ def isoformat(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
 
 
+@dataclass(frozen=True)
+class Upstream:
+    """A run a dependent run was queued after (or, for its other ``depends_on``
+    workflows, their latest completed run): what a step sees in ``ctx.upstream``.
+
+    ``results``: the upstream's steps' recorded results by step name, read-only."""
+
+    execution_id: int
+    workflow: str
+    status: str
+    results: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"execution_id": self.execution_id, "workflow": self.workflow,
+                "status": self.status, "results": dict(self.results)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Upstream:
+        return cls(int(data["execution_id"]), str(data["workflow"]), str(data["status"]),
+                   MappingProxyType(dict(data.get("results") or {})))
+
+
+#: ``ctx.upstream`` of a run that no dependency queued
+NO_UPSTREAM: Mapping[str, Upstream] = MappingProxyType({})
+
+
+def upstream_mapping(upstreams: Iterable[Upstream]) -> Mapping[str, Upstream]:
+    """Upstreams as ``ctx.upstream`` holds them: read-only, by workflow name."""
+    return MappingProxyType({u.workflow: u for u in upstreams})
+
+
 @dataclass
 class Execution:
     """One run of one workflow: a row of ``workflow_executions``."""
@@ -48,6 +81,7 @@ class Execution:
     params: dict[str, Any] = field(default_factory=dict)
     trigger: Trigger = Trigger.MANUAL
     retry_of: int | None = None
+    triggered_by: int | None = None
     scheduled_for: datetime | None = None
     queue: str | None = None
     created_at: datetime | None = None
@@ -65,6 +99,9 @@ class Execution:
     error_detail: str | None = None
     cancel_requested: bool = False
     wait_reason: str | None = None
+    #: not a column: the upstream runs, filled when the execution starts (``ctx.upstream``)
+    upstream: Mapping[str, Upstream] = field(default_factory=lambda: NO_UPSTREAM, compare=False,
+                                           repr=False)
 
     @property
     def duration(self) -> float | None:
@@ -88,6 +125,7 @@ class Execution:
             data.update(
                 trigger=self.trigger.value,
                 retry_of=self.retry_of,
+                triggered_by=self.triggered_by,
                 scheduled_for=isoformat(self.scheduled_for),
                 queue=self.queue,
                 not_before=isoformat(self.not_before),

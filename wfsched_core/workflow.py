@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
 from wfsched_core.bounds import WORKFLOW_BOUNDS
 from wfsched_core.errors import ConfigError
+from wfsched_core.records import NO_UPSTREAM, Upstream
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +32,11 @@ class StepContext:
     log: logging.Logger
     results: dict[str, Any] = field(default_factory=dict)
     workflow: str = ""
+    #: read-only, by workflow name: the run whose completion queued this one and the latest
+    #: completed run of each other ``depends_on`` workflow (empty unless a dependency
+    #: queued this run); each an :class:`Upstream` (``execution_id``, ``workflow``,
+    #: ``status``, ``results``)
+    upstream: Mapping[str, Upstream] = field(default_factory=lambda: NO_UPSTREAM)
 
 
 class Workflow:

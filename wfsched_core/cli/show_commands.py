@@ -95,11 +95,12 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    for key in ("id", "workflow", "status", "trigger", "attempt", "retry_of", "priority",
+    for key in ("id", "workflow", "status", "trigger", "attempt", "retry_of", "triggered_by",
+                "priority",
                 "params", "created_at", "not_before", "started_at", "finished_at", "host",
                 "pid", "spawner", "claimed_by", "exit_code", "error", "wait_reason", "log"):
         if data.get(key) not in (None, {}, ""):
-            click.echo(f"{key + ':':<13}{data[key]}")
+            click.echo(f"{key + ':':<12} {data[key]}")
     click.echo(f"{'duration:':<13}{duration(execution.duration)}")
     if steps:
         click.echo("steps:")

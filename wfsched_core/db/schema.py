@@ -55,6 +55,7 @@ workflow_executions = Table(
     Column("params", Text, nullable=False, default="{}"),
     Column("trigger", String(20), nullable=False, default="manual"),
     Column("retry_of", Id),
+    Column("triggered_by", Id),
     Column("scheduled_for", Timestamp),
     Column("queue", String(100)),
     Column("created_at", Timestamp, nullable=False),

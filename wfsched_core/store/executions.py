@@ -10,17 +10,26 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from wfsched_core.db.schema import workflow_dependencies as dependencies
 from wfsched_core.db.schema import workflow_execution_steps as steps_table
 from wfsched_core.db.schema import workflow_executions as executions
 from wfsched_core.db.schema import workflows
 from wfsched_core.errors import ExecutionStateError
-from wfsched_core.records import Execution, StepRecord, json_or_repr, utcnow
+from wfsched_core.records import (
+    Execution,
+    StepRecord,
+    Upstream,
+    json_or_repr,
+    upstream_mapping,
+    utcnow,
+)
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store import statements
 from wfsched_core.store.base import StoreBase
@@ -293,9 +302,39 @@ class ExecutionsMixin(StoreBase):
                                 heartbeat_at=now, pid=pid, host=host, wait_reason=None)
         else:
             execution = to_execution(fetch(conn, execution_id))
+        if execution.triggered_by is not None:
+            execution = replace(execution, upstream=self._upstreams_in(conn, execution))
         name = first_step(execution.workflow) if first_step is not None else None
         step = self._insert_step(conn, execution_id, 1, name) if name else None
         return execution, step
+
+    def _upstreams_in(self, conn: Connection, execution: Execution) -> Mapping[str, Upstream]:
+        """``ctx.upstream`` of a run a dependency queued: the execution whose completion
+        queued it (``triggered_by``) and, for each other workflow it ``depends_on``, that
+        workflow's latest completed execution (none yet: not in the mapping)."""
+        ids = [execution.triggered_by]
+        trigger_row = conn.execute(select(executions.c.workflow).where(
+            executions.c.id == execution.triggered_by)).first()
+        others = conn.execute(select(dependencies.c.upstream).where(
+            dependencies.c.downstream == execution.workflow)).scalars().all()
+        for other in others:
+            if trigger_row is not None and other == trigger_row.workflow:
+                continue
+            latest = conn.execute(select(func.max(executions.c.id)).where(
+                executions.c.workflow == other,
+                executions.c.status == ExecutionStatus.COMPLETED.value)).scalar()
+            if latest is not None:
+                ids.append(latest)
+        rows = conn.execute(select(executions.c.id, executions.c.workflow,
+                                   executions.c.status).where(executions.c.id.in_(ids))).all()
+        results: dict[int, dict[str, Any]] = {row.id: {} for row in rows}
+        for step in conn.execute(select(steps_table.c.execution_id, steps_table.c.name,
+                                        steps_table.c.result)
+                                 .where(steps_table.c.execution_id.in_(ids))
+                                 .order_by(steps_table.c.position)):
+            results[step.execution_id][step.name] = loads(step.result)
+        return upstream_mapping(Upstream(row.id, row.workflow, row.status,
+                                         MappingProxyType(results[row.id])) for row in rows)
 
     def heartbeat(self, execution_id: int) -> bool:
         """Refresh a running execution's heartbeat; True when a cancel was requested."""
@@ -411,7 +450,8 @@ class ExecutionsMixin(StoreBase):
                 and not execution.cancel_requested:
             finished.retry = self._insert_follow_up(
                 conn, execution.workflow, execution, Trigger.RETRY,
-                attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at)
+                attempt=execution.attempt + 1, retry_of=execution.id, not_before=retry_at,
+                triggered_by=execution.triggered_by)  # a retry sees the same upstream
         if status is ExecutionStatus.COMPLETED:
             finished.triggered = self._queue_dependents(conn, execution, queue_of)
         self._touch_workflow(conn, execution.workflow, now, status)
@@ -434,7 +474,8 @@ class ExecutionsMixin(StoreBase):
         names = conn.execute(statements.DEPENDENTS,
                              {"b_upstream": upstream.workflow}).scalars().all()
         return [self._insert_follow_up(conn, name, upstream, Trigger.DEPENDENCY,
-                                       queue=queue_of(name) if queue_of else None)
+                                       queue=queue_of(name) if queue_of else None,
+                                       triggered_by=upstream.id)
                 for name in names]
 
     def _touch_workflow(self, conn: Connection, name: str, when: datetime,

@@ -22,6 +22,7 @@ def new_execution_values(workflow: str, **values: Any) -> dict[str, Any]:
     row = {
         "workflow": workflow, "status": ExecutionStatus.PENDING.value, "priority": 0,
         "attempt": 1, "params": "{}", "trigger": Trigger.MANUAL.value, "retry_of": None,
+        "triggered_by": None,
         "not_before": None, "scheduled_for": None, "queue": None,
         "created_at": utcnow(), "cancel_requested": False,
     }  # fmt: skip
@@ -42,7 +43,8 @@ def to_execution(row: Any) -> Execution:
     return Execution(
         id=row.id, workflow=row.workflow, status=ExecutionStatus(row.status),
         priority=row.priority, attempt=row.attempt, params=loads(row.params) or {},
-        trigger=Trigger(row.trigger), retry_of=row.retry_of, scheduled_for=row.scheduled_for,
+        trigger=Trigger(row.trigger), retry_of=row.retry_of,
+        triggered_by=row.triggered_by, scheduled_for=row.scheduled_for,
         queue=row.queue, created_at=row.created_at, not_before=row.not_before,
         claimed_by=row.claimed_by, started_at=row.started_at, finished_at=row.finished_at,
         heartbeat_at=row.heartbeat_at, pid=row.pid, host=row.host, spawner=row.spawner,

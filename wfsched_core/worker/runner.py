@@ -157,6 +157,7 @@ class _StepRun:
             instance = spec.cls()
             ctx = StepContext(params=dict(execution.params), execution_id=execution.id,
                               attempt=execution.attempt, workflow=execution.workflow,
+                              upstream=execution.upstream,
                               log=logging.getLogger(f"wfsched.workflow.{execution.workflow}"))
             for position, (name, function) in enumerate(spec.cls.steps(), start=1):
                 self._run_step(position, name, function, instance, ctx)

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from wfsched_core.records import Execution, StepRecord, json_or_repr
+from wfsched_core.records import Execution, StepRecord, Upstream, json_or_repr, upstream_mapping
 from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 
 
@@ -43,6 +43,8 @@ def execution_to_wire(execution: Execution) -> dict[str, Any]:
             "status": execution.status.value, "priority": execution.priority,
             "attempt": execution.attempt, "params": execution.params,
             "trigger": execution.trigger.value, "retry_of": execution.retry_of,
+            "triggered_by": execution.triggered_by,
+            "upstream": [u.to_json() for u in execution.upstream.values()],
             "queue": execution.queue, "created_at": _time(execution.created_at),
             "started_at": _time(execution.started_at), "pid": execution.pid,
             "host": execution.host, "claimed_by": execution.claimed_by}
@@ -54,7 +56,9 @@ def execution_from_wire(data: dict[str, Any]) -> Execution:
         status=ExecutionStatus(data["status"]), priority=int(data.get("priority") or 0),
         attempt=int(data.get("attempt") or 1), params=dict(data.get("params") or {}),
         trigger=Trigger(data.get("trigger") or Trigger.MANUAL.value),
-        retry_of=data.get("retry_of"), queue=data.get("queue"),
+        retry_of=data.get("retry_of"), triggered_by=data.get("triggered_by"),
+        upstream=upstream_mapping(Upstream.from_json(u) for u in data.get("upstream") or ()),
+        queue=data.get("queue"),
         created_at=_parse_time(data.get("created_at")),
         started_at=_parse_time(data.get("started_at")), pid=data.get("pid"),
         host=data.get("host"), claimed_by=data.get("claimed_by"))

@@ -164,7 +164,8 @@ def _schemas() -> dict[str, Any]:
         "result": {}}}
     detail_properties = dict(_EXECUTION_PROPERTIES)
     detail_properties.update({
-        "retry_of": {"type": ["integer", "null"]}, "scheduled_for": _TIME,
+        "retry_of": {"type": ["integer", "null"]},
+        "triggered_by": {"type": ["integer", "null"]}, "scheduled_for": _TIME,
         "queue": {"type": ["string", "null"]}, "not_before": _TIME,
         "claimed_by": {"type": ["string", "null"]}, "heartbeat_at": _TIME,
         "error_detail": {"type": ["string", "null"], "description": "the traceback"},

@@ -145,3 +145,34 @@ class Flood(Workflow):
                 print(line)
             else:
                 ctx.log.info(line)
+
+
+class Produce(Workflow):
+    """Two steps with results, for a dependent run to read through ``ctx.upstream``."""
+
+    @step
+    def count(self, ctx):
+        return int(ctx.params.get("n", 3))
+
+    @step
+    def label(self, ctx):
+        return {"name": "report", "count": ctx.results["count"]}
+
+
+class ReadUpstream(Workflow):
+    """Record what ``ctx.upstream`` holds, and whether writing to it is refused (then
+    fail the first attempt with ``fail_first``)."""
+
+    @step
+    def read(self, ctx):
+        try:
+            ctx.upstream["x"] = None
+            read_only = False
+        except TypeError:
+            read_only = True
+        upstream = {name: {"execution_id": u.execution_id, "workflow": u.workflow,
+                           "status": u.status, "results": dict(u.results)}
+                    for name, u in ctx.upstream.items()}
+        write_record(ctx, "upstream", upstream=upstream, read_only=read_only)
+        if ctx.params.get("fail_first") and ctx.attempt == 1:
+            raise RuntimeError("first attempt fails (fail_first)")
