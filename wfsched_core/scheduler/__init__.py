@@ -2,7 +2,8 @@
 
 ``loop.py`` is the loop (claim, start, reap, recover, repeat); ``reports.py`` is the end
 of the private channels through which the workers it started on this host report their
-transitions, written many at a time (group commit). It may import the store, the spawn
+transitions, written many at a time (group commit); ``held.py`` is what ``--once``
+leaves behind (pending work it cannot start now). It may import the store, the spawn
 strategies, the worker's plan and the framework; nothing imports it but the CLI.
 """
 

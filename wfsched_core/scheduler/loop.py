@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import OperationalError
@@ -23,9 +23,10 @@ from sqlalchemy.exc import OperationalError
 from wfsched_core.errors import DatabaseError, WfschedError
 from wfsched_core.execution_log import ENV_LOG_CAPTURED, log_path
 from wfsched_core.processes import hostname
-from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, isoformat, utcnow
+from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, utcnow
 from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.retry import next_attempt_at
+from wfsched_core.scheduler.held import held_pending
 from wfsched_core.scheduler.reports import WorkerReports
 from wfsched_core.scheduler_records import RunSummary, SchedulerOptions, Tracked
 from wfsched_core.spawning import (
@@ -55,9 +56,6 @@ _DATABASE_DOWN = (DatabaseError, OperationalError)
 # At most this often (seconds) the loop reads the rows of the workers it runs, for cancel
 # requests, timeouts and lost heartbeats: not on every worker's exit.
 OWNED_CHECK_INTERVAL = 0.25
-# --once waits for a retry whose backoff ends within this (or two poll intervals, if
-# longer); a later one is listed as held.
-SOON_SECONDS = 10.0
 # How long a loop woken while workers run waits for what else happens in that instant.
 COALESCE_SECONDS = 0.002
 
@@ -289,7 +287,8 @@ class Scheduler:
         counts = self.store.count_by_status()
         if counts.get("running"):
             return False
-        held = self._held_pending() if counts.get("pending") else []
+        held = held_pending(self.store, self.options.poll_interval,
+                            self.options.queues) if counts.get("pending") else []
         if held is None:  # something can run now (or its retry is due soon)
             self._held_since = None
             return False
@@ -301,34 +300,6 @@ class Scheduler:
                 return False
         self.summary.held = held
         return True
-
-    def _held_pending(self) -> list[tuple[int, str, str]] | None:
-        """Each pending execution with why it cannot run now; None when one can, or will
-        soon (a retry's short backoff is waited for: a flaky run's retry completes in the
-        same ``--once``)."""
-        now = utcnow()
-        soon = now + timedelta(seconds=max(2 * self.options.poll_interval, SOON_SECONDS))
-        held = []
-        for execution in self.store.pending_executions():
-            reason = self._hold_of(execution, now, soon)
-            if reason is None:
-                return None
-            held.append((execution.id, execution.workflow, reason))
-        return held
-
-    def _hold_of(self, execution: Execution, now: datetime, soon: datetime) -> str | None:
-        """Why this scheduler cannot start ``execution`` now (None: it can, or soon)."""
-        if execution.claimed_by is not None:
-            return None  # another scheduler starts it (or this one, this instant)
-        queues = self.options.queues
-        if queues is not None and execution.queue not in queues:
-            return f"its queue {execution.queue or 'default'} is not served here (--queue)"
-        not_before = execution.not_before
-        if not_before is not None and not_before > soon:
-            return f"not before {isoformat(not_before)} (a retry's backoff)"
-        if not_before is not None and not_before > now:
-            return None
-        return execution.wait_reason or None
 
     # --- starting workers ------------------------------------------------------------
 
