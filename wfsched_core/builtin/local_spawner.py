@@ -122,14 +122,14 @@ class LocalSpawner:
         outcomes: list[WorkerHandle | SpawnerError | None] = [None] * len(requests)
         forkable = []
         for index, request in enumerate(requests):
+            if self.start_mode != "fork" or not self._can_fork(request):
+                continue  # a fresh interpreter: _exec opens its log (and says if it cannot)
             try:
-                open_for_worker(request.log_path).close()  # the child appends to it
+                open_for_worker(request.log_path).close()  # the forked child appends to it
             except OSError as exc:
-                outcomes[index] = SpawnerError(f"cannot open the execution log "
-                                               f"{request.log_path}: {exc.strerror or exc}")
+                outcomes[index] = _log_error(request, exc)
                 continue
-            if self.start_mode == "fork" and self._can_fork(request):
-                forkable.append(index)
+            forkable.append(index)
         if forkable:
             forked = self._server().spawn_many(
                 [(requests[i].argv, requests[i].env, str(requests[i].log_path),
@@ -155,8 +155,7 @@ class LocalSpawner:
         try:
             log_file = open_for_worker(request.log_path)
         except OSError as exc:
-            raise SpawnerError(f"cannot open the execution log {request.log_path}: "
-                               f"{exc.strerror or exc}")
+            raise _log_error(request, exc)
         try:
             process = subprocess.Popen(
                 request.argv, env=request.env, stdin=subprocess.DEVNULL, stdout=log_file,
@@ -229,6 +228,11 @@ class LocalSpawner:
                 handle.process.wait(timeout=grace + 5)
             except subprocess.TimeoutExpired:
                 pass
+
+
+def _log_error(request: SpawnRequest, exc: OSError) -> SpawnerError:
+    return SpawnerError(f"cannot open the execution log {request.log_path}: "
+                        f"{exc.strerror or exc}")
 
 
 def _own_process_group() -> dict[str, Any]:
