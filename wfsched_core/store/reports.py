@@ -139,6 +139,15 @@ class WorkerReportsMixin(ExecutionsMixin):
         assert isinstance(report, FinishReport)
         return self._finish_reported(conn, report, queue_of)
 
+    def finish_reported(self, report: FinishReport,
+                        queue_of: Callable[[str], str | None] | None = None,
+                        ) -> Finished | None:
+        """A worker's own final status (``wfsched execute``), as its scheduler records a
+        reported one: a failure while a cancel was requested ends ``cancelled`` (decided
+        in the same transaction), with no retry; None when it was ended already."""
+        with self._write() as conn:
+            return self._finish_reported(conn, report, queue_of)
+
     def _finish_reported(self, conn: Any, report: FinishReport,
                          queue_of: Callable[[str], str | None] | None) -> Finished | None:
         status, error, retry_at = report.status, report.error, report.retry_at

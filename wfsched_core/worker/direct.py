@@ -113,27 +113,33 @@ class DirectReporter:
 
     def finish(self, execution: Execution, outcome: Outcome,
                last_step: StepRecord | None) -> int:
+        from wfsched_core.store.reports import FinishReport
+
         store, hooks = self.store, self.hooks
-        status, error = outcome.status, outcome.error
-        if status is ExecutionStatus.FAILED and _cancel_was_requested(store, execution.id):
-            status, error = ExecutionStatus.CANCELLED, "cancelled while running"
         retry_at = None
-        if status is ExecutionStatus.FAILED:
+        if outcome.status is ExecutionStatus.FAILED:
             retry_at = next_attempt_at(_spec_of(hooks, execution.workflow), execution.attempt)
+        # the same transaction as a reported final status: a failure while a cancel was
+        # requested ends cancelled, decided inside it
+        report = FinishReport(execution.id, outcome.status, outcome.exit_code, outcome.error,
+                              outcome.detail, last_step, retry_at)
         finished = with_database_retry(
-            lambda: store.finish_execution(
-                execution.id, status, exit_code=outcome.exit_code,
-                error=error, error_detail=outcome.detail, retry_at=retry_at,
-                queue_of=lambda name: _queue_of(hooks, name), last_step=last_step),
+            lambda: store.finish_reported(report, queue_of=lambda name: _queue_of(hooks, name)),
             f"record the end of execution {execution.id}", give_up_after=FINAL_STATUS_PATIENCE,
         )
         if last_step is not None:
             hooks.step_finished(execution, last_step)
         if finished is None:  # the scheduler already ended it (a timeout, a stop), or did
             # record this very outcome before it vanished (resuming)
-            if self.resuming and store.get_execution(execution.id).status is status:
-                return 0 if status is ExecutionStatus.COMPLETED else 1
+            if self.resuming:
+                stored = store.get_execution(execution.id)
+                recorded = ExecutionStatus.CANCELLED if (
+                    outcome.status is ExecutionStatus.FAILED and stored.cancel_requested
+                ) else outcome.status
+                if stored.status is recorded:
+                    return 0 if recorded is ExecutionStatus.COMPLETED else 1
             return 1
+        status = finished.execution.status
         announce_finished(hooks, finished, status)
         return 0 if status is ExecutionStatus.COMPLETED else 1
 
@@ -165,10 +171,3 @@ def _queue_of(hooks: PluginHooks, workflow: str) -> str | None:
         return hooks.catalog().get(workflow).queue
     except Exception:
         return None
-
-
-def _cancel_was_requested(store: SqlStore, execution_id: int) -> bool:
-    try:
-        return store.get_execution(execution_id).cancel_requested
-    except Exception:
-        return False
