@@ -37,8 +37,8 @@ def announce_workflows(count: int) -> None:
 
 
 def fill(executions: int, workflows: int) -> None:
-    from wfsched_core.cli.app import App
-    from wfsched_core.db import schema
+    from wfsched_core.app import App
+    from wfsched_core.store.db import schema
 
     announce_workflows(workflows)
     store = App().store
@@ -67,7 +67,7 @@ def fill(executions: int, workflows: int) -> None:
 def tick(workflows: int, loops: int) -> dict[str, float]:
     import psutil
 
-    from wfsched_core.cli.app import App
+    from wfsched_core.app import App
     from wfsched_core.scheduler import Scheduler, SchedulerOptions
 
     announce_workflows(workflows)

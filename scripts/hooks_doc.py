@@ -1,4 +1,4 @@
-"""Write docs/hooks.md from the docstrings of wfsched_core/hookspecs.py.
+"""Write docs/hooks.md from the docstrings of wfsched_core/framework/hookspecs.py.
 
 Run ``python scripts/hooks_doc.py`` after changing a hook; tests/test_hooks_meta.py fails
 when the page is out of date.
@@ -10,7 +10,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from wfsched_core import hookspecs
+from wfsched_core.framework import hookspecs
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
 
@@ -19,7 +19,7 @@ def render() -> str:
     lines = [
         "# Hooks",
         "",
-        "Generated from `wfsched_core/hookspecs.py` by `scripts/hooks_doc.py`; edit the",
+        "Generated from `wfsched_core/framework/hookspecs.py` by `scripts/hooks_doc.py`; edit the",
         "docstrings there. A plugin implements any of these with `@wfsched_core.hookimpl`",
         "and announces itself in the `wfsched.plugins` entry-point group.",
         "",

@@ -12,9 +12,9 @@ from typing import Any
 
 from helpers import TEST_CONFIG, wait_until
 
-from wfsched_core.config import load_settings
-from wfsched_core.hooks import PluginHooks
-from wfsched_core.plugin_manager import get_plugin_manager
+from wfsched_core.base.config import load_settings
+from wfsched_core.framework.hooks import PluginHooks
+from wfsched_core.framework.plugin_manager import get_plugin_manager
 from wfsched_core.scheduler import Scheduler, SchedulerOptions
 from wfsched_core.store import SqlStore
 

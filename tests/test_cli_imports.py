@@ -73,7 +73,7 @@ def test_help_loads_no_plugin_and_no_database_code(observed: Wfsched) -> None:
     record = imports_of(observed, "--help")
     assert record["scans"] == []
     assert loaded(record, "sqlalchemy") == []
-    assert loaded(record, "wfsched_core.plugin_manager") == []
+    assert loaded(record, "wfsched_core.framework.plugin_manager") == []
     assert loaded(record, "wfsched_core.store") == []
     for package in PLUGIN_PACKAGES:
         assert loaded(record, package) == [], f"--help imported the plugin {package}"
@@ -146,7 +146,7 @@ def test_the_command_table_names_each_built_in_command_once() -> None:
 def test_cancel_stops_a_worker_nobody_else_stops(wf: Wfsched) -> None:
     """A running execution whose owner is gone: ``cancel`` stops its process itself and
     records it as cancelled (the one write the sqlite3 path hands to ``SqlStore``)."""
-    from wfsched_core.processes import hostname
+    from wfsched_core.base.processes import hostname
 
     [execution_id] = wf.trigger("noop")
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])

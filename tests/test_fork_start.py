@@ -41,7 +41,7 @@ def _fork_servers(scheduler_pid: int) -> list[psutil.Process]:
     servers = []
     for child in children:
         try:
-            if "wfsched_core.forkserver" in child.cmdline():
+            if "wfsched_core.spawn.forkserver" in child.cmdline():
                 servers.append(child)
         except psutil.NoSuchProcess:
             pass
@@ -213,8 +213,8 @@ def test_fork_spares_is_configurable_and_checked(wf: Wfsched, work_dir: Path) ->
 def test_a_forked_worker_takes_exactly_the_requests_environment() -> None:
     """The request carries only what differs from the fork server's environment; the
     child, which starts from the server's, ends with exactly the request's."""
-    from wfsched_core.forkserver_child import _change_environment
-    from wfsched_core.forkserver_client import ForkServerClient
+    from wfsched_core.spawn.forkserver_child import _change_environment
+    from wfsched_core.spawn.forkserver_client import ForkServerClient
 
     saved = dict(os.environ)
     try:

@@ -13,12 +13,13 @@ from typing import Any
 import pluggy
 import pytest
 
-from wfsched_core import hookimpl, hookspecs
-from wfsched_core.config import Settings
-from wfsched_core.hooks import PluginHooks
-from wfsched_core.plugin_manager import get_plugin_manager
-from wfsched_core.records import Execution
-from wfsched_core.status import ExecutionStatus
+from wfsched_core import hookimpl
+from wfsched_core.base.config import Settings
+from wfsched_core.base.records import Execution
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.framework import hookspecs
+from wfsched_core.framework.hooks import PluginHooks
+from wfsched_core.framework.plugin_manager import get_plugin_manager
 
 BUDGET = 0.5
 
@@ -206,7 +207,7 @@ def test_a_plugin_that_answers_again_after_its_backoff_is_no_longer_skipped(
 
 
 def test_the_breaker_is_shared_by_the_processes_of_one_home(tmp_path: Path) -> None:
-    from wfsched_core.plugin_health import BreakerBoard, open_breakers
+    from wfsched_core.framework.plugin_health import BreakerBoard, open_breakers
 
     first, second = BreakerBoard(tmp_path, 60), BreakerBoard(tmp_path, 60)  # two processes
     state = first.trip("hanger", "wfsched_execution_queued", "did not return within 2s")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wfsched_core import hookspecs
+from wfsched_core.framework import hookspecs
 
 REPO = Path(__file__).resolve().parents[1]
 

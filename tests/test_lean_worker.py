@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from helpers import Wfsched
 
-from wfsched_core.cli.app import App
-from wfsched_core.records import utcnow
-from wfsched_core.status import ExecutionStatus, StepStatus
+from wfsched_core.app import App
+from wfsched_core.base.records import utcnow
+from wfsched_core.base.status import ExecutionStatus, StepStatus
 from wfsched_core.store.reports import FinishReport, StartReport
 from wfsched_core.worker.direct import DirectReporter
 from wfsched_core.worker.runner import Outcome

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from wfsched_core.records import SchedulerRow, utcnow
-from wfsched_core.recovery import live_scheduler_ids
+from wfsched_core.base.records import SchedulerRow, utcnow
+from wfsched_core.scheduler.recovery import live_scheduler_ids
 from wfsched_core.store import SqlStore
 
 

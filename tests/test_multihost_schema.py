@@ -1,7 +1,7 @@
 """The shared engine's plumbing: migrations on every database kind, and the wake-up.
 
 - ``wfsched db upgrade`` on an empty SQLite, PostgreSQL and MariaDB database builds
-  exactly the schema that ``wfsched_core/db/schema.py`` declares (Alembic's
+  exactly the schema that ``wfsched_core/store/db/schema.py`` declares (Alembic's
   ``compare_metadata`` finds no difference), at the revision the code expects.
 - An idle scheduler is woken by a trigger long before its poll interval: on PostgreSQL
   by the trigger's NOTIFY, on SQLite through the FIFO beside the database (the latency
@@ -19,7 +19,7 @@ import pytest
 from helpers import TEST_CONFIG, Wfsched, wait_until
 from sqlalchemy import text
 
-from wfsched_core.db.engine import make_engine
+from wfsched_core.store.db.engine import make_engine
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite", "postgresql", "mariadb"])
@@ -28,8 +28,8 @@ def test_migrations_from_empty_build_the_declared_schema(db_kind: str, home: Pat
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from wfsched_core.db.migrate import head_revision
-    from wfsched_core.db.schema import SCHEMA_REVISION, metadata
+    from wfsched_core.store.db.migrate import head_revision
+    from wfsched_core.store.db.schema import SCHEMA_REVISION, metadata
 
     runner = Wfsched(home, database_url, [])
     runner.run("db", "upgrade")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from helpers import Wfsched, wait_until
 
-from wfsched_core.records import EXECUTION_JSON_FIELDS
+from wfsched_core.base.records import EXECUTION_JSON_FIELDS
 
 SECRET = "test-secret-value-9f8e7d"
 

@@ -111,10 +111,10 @@ def test_metrics_port_in_use_is_a_clear_error(wf: Wfsched) -> None:
 def test_each_execution_is_counted_once_even_when_it_commits_late(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from wfsched_core.builtin.metrics import SchedulerMetrics
-    from wfsched_core.db.schema import workflow_executions as executions
-    from wfsched_core.records import utcnow
+    from wfsched_core.base.records import utcnow
+    from wfsched_core.ops.metrics import SchedulerMetrics
     from wfsched_core.store import SqlStore
+    from wfsched_core.store.db.schema import workflow_executions as executions
 
     store = SqlStore(f"sqlite:///{tmp_path / 'metrics.db'}")
     store.ensure_schema(auto_create=True)

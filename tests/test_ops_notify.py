@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from helpers import Wfsched, wait_until
 
-from wfsched_core.builtin.systemd_notify import SystemdNotify, socket_address, watchdog_seconds
-from wfsched_core.config import Settings
+from wfsched_core.base.config import Settings
+from wfsched_core.ops.systemd_notify import SystemdNotify, socket_address, watchdog_seconds
 
 
 class NotifyListener:

@@ -10,11 +10,11 @@ from datetime import timedelta
 from helpers import TEST_CONFIG, Wfsched, wait_until
 from sqlalchemy import func, select, update
 
-from wfsched_core.db.schema import workflow_execution_steps as steps_table
-from wfsched_core.db.schema import workflow_executions as executions
-from wfsched_core.execution_log import log_path
-from wfsched_core.records import utcnow
-from wfsched_core.retention import prune_finished
+from wfsched_core.base.execution_log import log_path
+from wfsched_core.base.records import utcnow
+from wfsched_core.ops.retention import prune_finished
+from wfsched_core.store.db.schema import workflow_execution_steps as steps_table
+from wfsched_core.store.db.schema import workflow_executions as executions
 
 OLD = timedelta(days=40)
 

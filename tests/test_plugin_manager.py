@@ -10,14 +10,14 @@ import click
 import pytest
 
 from wfsched_core import hookimpl
-from wfsched_core.catalog import WorkflowRegistrar
-from wfsched_core.config import Settings
-from wfsched_core.errors import ConfigError
-from wfsched_core.hooks import HANDOFF, PluginHooks
-from wfsched_core.plugin_manager import get_plugin_manager
-from wfsched_core.records import Execution
-from wfsched_core.status import ExecutionStatus
-from wfsched_core.workflow import Workflow, step
+from wfsched_core.authoring.catalog import WorkflowRegistrar
+from wfsched_core.authoring.workflow import Workflow, step
+from wfsched_core.base.config import Settings
+from wfsched_core.base.errors import ConfigError
+from wfsched_core.base.records import Execution
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.framework.hooks import HANDOFF, PluginHooks
+from wfsched_core.framework.plugin_manager import get_plugin_manager
 
 
 def settings(tmp_path: Path, **kwargs) -> Settings:

@@ -11,8 +11,8 @@ import pytest
 from helpers import Wfsched, wait_until
 from inprocess import FakeClock, make_scheduler, stop, tick_until
 
-from wfsched_core.builtin.resource_admission import ResourceAdmission
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
+from wfsched_core.ops.resource_admission import ResourceAdmission
 
 START = datetime(2026, 6, 1, 12, 0, 30)
 

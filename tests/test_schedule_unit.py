@@ -6,11 +6,11 @@ from datetime import datetime
 
 import pytest
 
-from wfsched_core.catalog import _find_cycles
-from wfsched_core.schedule import check_schedule, next_tick
-from wfsched_core.schedule_words import cron_in_words
-from wfsched_core.ticks import plan_due_ticks
-from wfsched_core.workflow import Workflow, resolve_spec, step
+from wfsched_core.authoring.catalog import _find_cycles
+from wfsched_core.authoring.schedule import check_schedule, next_tick
+from wfsched_core.authoring.schedule_words import cron_in_words
+from wfsched_core.authoring.workflow import Workflow, resolve_spec, step
+from wfsched_core.scheduler.ticks import plan_due_ticks
 
 
 def ticks(expression: str, tz: str, start: datetime, n: int) -> list[datetime]:

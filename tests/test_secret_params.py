@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from test_notify_webhook import HookServer, hook_server  # noqa: F401 - the fixture
 
-from wfsched_core.db.engine import make_engine
-from wfsched_core.secrets import MASK, mask_params
-from wfsched_core.workflow import Workflow, resolve_spec, step
+from wfsched_core.authoring.secrets import MASK, mask_params
+from wfsched_core.authoring.workflow import Workflow, resolve_spec, step
+from wfsched_core.store.db.engine import make_engine
 
 SECRET = "sk-live-5ecr3t-value"
 SECRET_CONFIG = '[workflows.noop]\nsecret_params = ["api_key", "password"]\n'

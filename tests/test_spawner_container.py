@@ -254,8 +254,8 @@ def test_a_missing_runtime_is_an_error_at_scheduler_start(wf: Wfsched, tmp_path:
 
 def _request(tmp_path: Path, **extra: object):
     from wfsched_core import Workflow
-    from wfsched_core.spawning import SpawnRequest
-    from wfsched_core.workflow import WorkflowSpec
+    from wfsched_core.authoring.workflow import WorkflowSpec
+    from wfsched_core.framework.spawning import SpawnRequest
 
     class Report(Workflow):
         pass
@@ -270,7 +270,7 @@ def _request(tmp_path: Path, **extra: object):
 def _spawner(tmp_path: Path, table: dict):
     from wfsched_spawner_container.spawner import ContainerSpawner
 
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
     settings = Settings(home=tmp_path, database_url="postgresql://app:hunter2@db/wf",
                         data={"spawner": {"container": table}})
@@ -325,7 +325,7 @@ def test_rootfs_python_override_and_missing_image(tmp_path: Path) -> None:
     from wfsched_spawner_container.command import image_arguments, run_argv
     from wfsched_spawner_container.options import ContainerOptions
 
-    from wfsched_core.errors import SpawnerError
+    from wfsched_core.base.errors import SpawnerError
 
     request = _request(tmp_path)
     options = ContainerOptions(rootfs="/srv/rootfs", python="python3", mount_python=False)

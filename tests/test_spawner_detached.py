@@ -19,8 +19,8 @@ from helpers import PYTHON, TEST_CONFIG, Wfsched, wait_until
 from wfsched_spawner_detached.popen_options import detached_popen_kwargs
 from wfsched_spawner_detached.spawner import DetachedSpawner
 
-from wfsched_core.records import utcnow
-from wfsched_core.spawning import Liveness, WorkerHandle
+from wfsched_core.base.records import utcnow
+from wfsched_core.framework.spawning import Liveness, WorkerHandle
 
 SHORT_TIMEOUT = 3.0
 
@@ -200,7 +200,7 @@ def test_windows_arguments_are_the_start_b_equivalent() -> None:
 
 
 def test_a_handle_from_another_host_is_unknown_and_never_signalled(tmp_path: Path) -> None:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
     spawner = DetachedSpawner(Settings(home=tmp_path, database_url="sqlite://"))
     # our own PID: were the host ignored, poll would say ALIVE and stop would kill us

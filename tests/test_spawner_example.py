@@ -72,8 +72,8 @@ def test_every_shipped_strategy_follows_the_interface(tmp_path: Path) -> None:
     from wfsched_spawner_container.spawner import ContainerSpawner
     from wfsched_spawner_detached.spawner import DetachedSpawner
 
-    from wfsched_core.builtin.local_spawner import LocalSpawner
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
+    from wfsched_core.spawn.local import LocalSpawner
 
     settings = Settings(home=tmp_path, database_url="sqlite://")
     for factory in (LocalSpawner, DetachedSpawner, ContainerSpawner):

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from wfsched_core.errors import ExecutionStateError, UnknownExecutionError
-from wfsched_core.records import WorkflowRow, utcnow
-from wfsched_core.status import ExecutionStatus, Trigger
+from wfsched_core.base.errors import ExecutionStateError, UnknownExecutionError
+from wfsched_core.base.records import WorkflowRow, utcnow
+from wfsched_core.base.status import ExecutionStatus, Trigger
 from wfsched_core.store import SqlStore
 
 S = ExecutionStatus
@@ -25,8 +25,8 @@ def store(database_url: str, db_kind: str) -> Iterator[SqlStore]:
 
 
 def test_schema_revision_is_current_and_ensure_schema_accepts_it(store: SqlStore) -> None:
-    from wfsched_core.db.migrate import head_revision
-    from wfsched_core.db.schema import SCHEMA_REVISION
+    from wfsched_core.store.db.migrate import head_revision
+    from wfsched_core.store.db.schema import SCHEMA_REVISION
 
     assert store.schema_revision() == SCHEMA_REVISION == head_revision()
     store.ensure_schema(auto_create=False)

@@ -23,11 +23,11 @@ import pytest
 from helpers import wait_until
 from sqlalchemy import func, select
 
-from wfsched_core.db.schema import workflow_execution_steps, workflow_executions, workflows
-from wfsched_core.errors import ExecutionStateError
-from wfsched_core.records import WorkflowRow, utcnow
-from wfsched_core.status import ExecutionStatus, StepStatus
+from wfsched_core.base.errors import ExecutionStateError
+from wfsched_core.base.records import WorkflowRow, utcnow
+from wfsched_core.base.status import ExecutionStatus, StepStatus
 from wfsched_core.store import SqlStore
+from wfsched_core.store.db.schema import workflow_execution_steps, workflow_executions, workflows
 from wfsched_core.store.reports import FinishReport, HeartbeatReport, StartReport, StepReport
 
 
@@ -157,7 +157,7 @@ def test_combined_writes_keep_every_steps_record(store: SqlStore) -> None:
 def test_something_else_at_the_wake_path_is_left_alone(store: SqlStore) -> None:
     import threading
 
-    from wfsched_core.db.sqlite_local import FifoListener
+    from wfsched_core.store.db.sqlite_local import FifoListener
 
     assert store.wake_fifo
     Path(store.wake_fifo).write_text("not a FIFO\n")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wfsched_core.errors import ExecutionStateError, UnknownExecutionError
-from wfsched_core.records import utcnow
-from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.base.errors import ExecutionStateError, UnknownExecutionError
+from wfsched_core.base.records import utcnow
+from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store import SqlStore
 from wfsched_core.store.sqlite_direct import SqliteDirectStore, open_direct_store
 
@@ -101,9 +101,9 @@ def test_a_database_without_the_current_schema_takes_the_full_store(
 
 def test_a_plugin_store_is_used_instead(sqlite_url: str, home: Path) -> None:
     """A plugin that provides a store of its own is asked, even on a SQLite file."""
-    from wfsched_core.cli.app import App
-    from wfsched_core.hookspecs import hookimpl
-    from wfsched_core.plugin_manager import get_plugin_manager
+    from wfsched_core.app import App
+    from wfsched_core.framework.hookspecs import hookimpl
+    from wfsched_core.framework.plugin_manager import get_plugin_manager
 
     store = SqlStore(sqlite_url)
     store.upgrade()

@@ -10,7 +10,7 @@ import pytest
 from helpers import Wfsched
 from sqlalchemy import create_engine
 
-from wfsched_core.db.migrate import upgrade_schema
+from wfsched_core.store.db.migrate import upgrade_schema
 
 PRODUCED = {"count": 3, "label": {"name": "report", "count": 3}}
 

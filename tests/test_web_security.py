@@ -11,7 +11,7 @@ import test_web_support as support
 from helpers import Wfsched
 from test_web_support import TOKEN, WebServer, start_web, stop
 
-from wfsched_core.secrets import MASK
+from wfsched_core.authoring.secrets import MASK
 
 web = support.web
 

@@ -13,7 +13,7 @@ from wfsched_web.inputs import InputError, params_from_lines, trigger_from_json 
 from wfsched_web.pages import safe_next  # noqa: E402
 from wfsched_web.timeline import assign_lanes, render_svg  # noqa: E402
 
-from wfsched_core.errors import UsageError  # noqa: E402
+from wfsched_core.base.errors import UsageError  # noqa: E402
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)
 

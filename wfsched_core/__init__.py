@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.records import Upstream
-from wfsched_core.status import ExecutionStatus, Trigger
-from wfsched_core.workflow import StepContext, Workflow, step
+from wfsched_core.authoring.workflow import StepContext, Workflow, step
+from wfsched_core.base.records import Upstream
+from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
-    from wfsched_core.hookspecs import hookimpl
+    from wfsched_core.framework.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     if name == "hookimpl":
-        from wfsched_core.hookspecs import hookimpl
+        from wfsched_core.framework.hookspecs import hookimpl
 
         return hookimpl
     raise AttributeError(f"module 'wfsched_core' has no attribute {name!r}")

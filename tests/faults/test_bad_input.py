@@ -61,7 +61,7 @@ def test_bad_scheduler_options_are_usage_errors(wf: Wfsched, args: list[str],
 def test_execute_refuses_an_execution_that_another_worker_runs(wf: Wfsched) -> None:
     from sqlalchemy import update
 
-    from wfsched_core.db.schema import workflow_executions as executions
+    from wfsched_core.store.db.schema import workflow_executions as executions
 
     (execution_id,) = wf.trigger("noop")
     with wf.store.engine.begin() as conn:

@@ -31,9 +31,9 @@ def innocent() -> Iterator[psutil.Process]:
 
 
 def _forge_running(wf: Wfsched, pid: int, **values: object) -> int:
-    from wfsched_core.db.schema import workflow_executions as executions
-    from wfsched_core.processes import hostname
-    from wfsched_core.records import utcnow
+    from wfsched_core.base.processes import hostname
+    from wfsched_core.base.records import utcnow
+    from wfsched_core.store.db.schema import workflow_executions as executions
 
     (execution_id,) = wf.trigger("noop")
     row = {"status": "running", "started_at": utcnow() - timedelta(minutes=5),
@@ -47,7 +47,7 @@ def _forge_running(wf: Wfsched, pid: int, **values: object) -> int:
 
 def test_a_pid_with_another_create_time_is_failed_not_adopted(
         wf: Wfsched, schedulers: Schedulers, innocent: psutil.Process) -> None:
-    from wfsched_core.records import utcnow
+    from wfsched_core.base.records import utcnow
 
     # the handle the local spawner wrote for a worker created long before this process;
     # the heartbeat is even fresh: only the create time tells the two apart
@@ -66,7 +66,7 @@ def test_a_hand_run_worker_whose_pid_was_recycled_is_failed_by_its_stale_heartbe
         wf: Wfsched, schedulers: Schedulers, innocent: psutil.Process) -> None:
     """Started by ``wfsched execute`` (no spawner, no create time): the PID alone cannot
     prove life, so an expired heartbeat decides."""
-    from wfsched_core.records import utcnow
+    from wfsched_core.base.records import utcnow
 
     execution_id = _forge_running(wf, innocent.pid, spawner=None, worker_handle=None,
                                   heartbeat_at=utcnow() - timedelta(hours=1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wfsched_core.cli.app import App
+from wfsched_core.app import App
 from wfsched_core.cli.main import cli
 
 pass_app = click.make_pass_decorator(App)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import click
 
+from wfsched_core.app import App
 from wfsched_core.cli import option_types
-from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 
 pass_app = click.make_pass_decorator(App)
@@ -83,8 +83,8 @@ class DeployValues:
 def values_for(app: App, user: str | None, max_concurrent: int | None,
                home: str | None) -> DeployValues:
     """The values of this installation, with the command's options applied."""
-    from wfsched_core.config import ENV_DATABASE_URL
-    from wfsched_core.db.engine import mask_url
+    from wfsched_core.base.config import ENV_DATABASE_URL
+    from wfsched_core.store.db.engine import mask_url
 
     settings = app.settings
     script = Path(sys.executable).parent / "wfsched"

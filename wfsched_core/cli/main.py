@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from wfsched_core.cli.app import App
+from wfsched_core.app import App
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -120,7 +120,7 @@ def _load_command_modules() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``wfsched`` command: exit codes 0 ok, 1 failure, 2 usage."""
-    from wfsched_core.errors import WfschedError
+    from wfsched_core.base.errors import WfschedError
 
     args = sys.argv[1:] if argv is None else argv
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})

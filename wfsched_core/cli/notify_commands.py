@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wfsched_core.app import App
 from wfsched_core.cli import option_types
-from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import echo_json, echo_table
-from wfsched_core.hookspecs import EVENT_HOOKS
+from wfsched_core.framework.hookspecs import EVENT_HOOKS
 
 if TYPE_CHECKING:
-    from wfsched_core.hooks import PluginHooks
-    from wfsched_core.records import Execution
+    from wfsched_core.base.records import Execution
+    from wfsched_core.framework.hooks import PluginHooks
 
 pass_app = click.make_pass_decorator(App)
 
@@ -83,8 +83,8 @@ def notify_test(app: App, event: str, workflow: str, wait: float, as_json: bool)
 
 def fire_test_event(hooks: PluginHooks, event: str, workflow: str) -> None:
     """Call the lifecycle hook of ``event`` with synthetic records, as a real one would."""
-    from wfsched_core.records import SchedulerRow, StepRecord, utcnow
-    from wfsched_core.status import StepStatus
+    from wfsched_core.base.records import SchedulerRow, StepRecord, utcnow
+    from wfsched_core.base.status import StepStatus
 
     execution = synthetic_execution(event, workflow)
     now = utcnow()
@@ -119,8 +119,8 @@ def fire_test_event(hooks: PluginHooks, event: str, workflow: str) -> None:
 
 def synthetic_execution(event: str, workflow: str) -> Execution:
     """An execution that never existed (id 0), in the state ``event`` implies."""
-    from wfsched_core.records import Execution, utcnow
-    from wfsched_core.status import ExecutionStatus
+    from wfsched_core.base.records import Execution, utcnow
+    from wfsched_core.base.status import ExecutionStatus
 
     now = utcnow()
     status = {

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.base.status import ExecutionStatus
 
 if TYPE_CHECKING:
     from wfsched_core.scheduler import Scheduler
@@ -88,7 +88,7 @@ class _ClearLineBeforeLogging(logging.Filter):
 
 
 def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.Event) -> None:
-    from wfsched_core.store_queries import count_active
+    from wfsched_core.store.queries import count_active
 
     last = ""
     while not stop.wait(TERMINAL_REFRESH if terminal else LOG_REFRESH):

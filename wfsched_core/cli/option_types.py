@@ -1,6 +1,6 @@
 """Click types for the numbers commands take: bounded, whole where a count is meant.
 
-The limits are those of :mod:`wfsched_core.bounds` (and of the database's columns), so a
+The limits are those of :mod:`wfsched_core.base.bounds` (and of the database's columns), so a
 value the database or the scheduler would refuse with a traceback is a usage error here:
 one line naming the option, exit 2.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from wfsched_core.bounds import (
+from wfsched_core.base.bounds import (
     DAY,
     HOUR,
     INT32_MAX,

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
+from wfsched_core.app import App
+from wfsched_core.base.errors import UsageError
 from wfsched_core.cli import option_types
-from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
-from wfsched_core.errors import UsageError
 
 pass_app = click.make_pass_decorator(App)
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -54,7 +54,7 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
 def trigger(app: App, workflow: str, pairs: tuple[str, ...], params_json: str | None,
             priority: int | None, count: int, wait: bool) -> int:
     """Queue pending executions of WORKFLOW and print their ids."""
-    from wfsched_core.status import Trigger
+    from wfsched_core.base.status import Trigger
 
     app.creates_database = True
     params = parse_params(pairs, params_json)
@@ -71,7 +71,7 @@ def trigger(app: App, workflow: str, pairs: tuple[str, ...], params_json: str | 
 
 
 def _wait_for(app: App, ids: list[int]) -> int:
-    from wfsched_core.status import ExecutionStatus
+    from wfsched_core.base.status import ExecutionStatus
 
     remaining = set(ids)
     failed = False
@@ -91,7 +91,7 @@ def _wait_for(app: App, ids: list[int]) -> int:
 @pass_app
 def cancel(app: App, execution_id: int) -> int:
     """Cancel a pending execution, or stop a running one."""
-    from wfsched_core.cancellation import cancel_execution
+    from wfsched_core.scheduler.cancellation import cancel_execution
 
     execution = cancel_execution(app.quick_store, app.hooks, app.settings, execution_id)
     click.echo(f"execution {execution.id} is {execution.status.value}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from wfsched_core.app import App
 from wfsched_core.cli import option_types
-from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import duration
 
@@ -53,7 +53,7 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
         raise click.BadParameter("must be at least 1", param_hint="--max-concurrent")
     runner = Scheduler(app.store, app.hooks, app.settings, options)
     if metrics_port is not None:
-        from wfsched_core.builtin.metrics import start_metrics_server
+        from wfsched_core.ops.metrics import start_metrics_server
 
         start_metrics_server(app.plugin_manager, app.store, metrics_port, metrics_address)
     if once:
@@ -64,7 +64,7 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
     else:
         summary = runner.run()
     if once:
-        from wfsched_core.status import ExecutionStatus as S
+        from wfsched_core.base.status import ExecutionStatus as S
 
         total = len(summary.outcomes)
         wall = summary.wall_seconds
@@ -96,8 +96,8 @@ EXIT_HELD = 3
 def execute(app: App, execution_id: int) -> int:
     """Run one execution in this process, writing to the database (what the detached,
     container and remote spawners start for each)."""
-    from wfsched_core.dbretry import with_database_retry
-    from wfsched_core.errors import DatabaseError
+    from wfsched_core.base.errors import DatabaseError
+    from wfsched_core.store.dbretry import with_database_retry
     from wfsched_core.worker import EXIT_NOT_STARTED, START_PATIENCE
     from wfsched_core.worker.direct import run_execution
     from wfsched_core.worker.runner import NotStarted

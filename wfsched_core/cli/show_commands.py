@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
+from wfsched_core.app import App
+from wfsched_core.base.status import ExecutionStatus
 from wfsched_core.cli import option_types
-from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import duration, echo_json, echo_table
-from wfsched_core.status import ExecutionStatus
 
 pass_app = click.make_pass_decorator(App)
 STATUS_CHOICE = click.Choice([s.value for s in ExecutionStatus])
@@ -28,8 +28,8 @@ def workflows() -> None:
 @pass_app
 def workflows_list(app: App, as_json: bool) -> None:
     """Every workflow: description, schedule, last run; broken ones with the reason."""
-    from wfsched_core.db.engine import missing_sqlite_file
-    from wfsched_core.workflow_listing import describe_workflows
+    from wfsched_core.ops.workflow_listing import describe_workflows
+    from wfsched_core.store.db.engine import missing_sqlite_file
 
     # what is installed is worth showing before anything ran: no database yet is no
     # history yet (and reading never creates one)
@@ -61,7 +61,7 @@ def executions_list(app: App, status: str | None, workflow: str | None, limit: i
     """The newest executions first."""
     rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit)
     if as_json:
-        from wfsched_core.secrets import masked_execution, secret_names
+        from wfsched_core.authoring.secrets import masked_execution, secret_names
 
         catalog = app.hooks.catalog()
         echo_json([masked_execution(e, secret_names(catalog, e.workflow)).to_json()
@@ -82,8 +82,8 @@ def executions_list(app: App, status: str | None, workflow: str | None, limit: i
 @pass_app
 def executions_show(app: App, execution_id: int, as_json: bool) -> None:
     """One execution with its steps."""
-    from wfsched_core.execution_log import log_path
-    from wfsched_core.secrets import masked_execution, secret_names
+    from wfsched_core.authoring.secrets import masked_execution, secret_names
+    from wfsched_core.base.execution_log import log_path
 
     execution = app.quick_store.get_execution(execution_id)
     execution = masked_execution(execution, secret_names(app.hooks.catalog(),
@@ -118,7 +118,7 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
 @pass_app
 def logs(app: App, execution_id: int, follow: bool) -> None:
     """Print the log of an execution."""
-    from wfsched_core.execution_log import log_path
+    from wfsched_core.base.execution_log import log_path
 
     execution = app.quick_store.get_execution(execution_id)  # unknown id: a clear error
     path = log_path(app.settings.logs_dir, execution_id)
@@ -131,7 +131,7 @@ def logs(app: App, execution_id: int, follow: bool) -> None:
         execution = app.quick_store.get_execution(execution_id)
     _copy_new_output(path, position)
     if not path.exists():
-        from wfsched_core.log_reading import missing_log_error
+        from wfsched_core.base.log_reading import missing_log_error
 
         raise missing_log_error(execution, path)
 
@@ -184,7 +184,7 @@ def schedulers() -> None:
 @pass_app
 def schedulers_list(app: App, show_all: bool, as_json: bool) -> None:
     """Schedulers, live or dead: id, host, pid, start, heartbeat, version."""
-    from wfsched_core.records import utcnow
+    from wfsched_core.base.records import utcnow
 
     timeout = float(app.settings.scheduler_option("heartbeat_timeout"))
     rows = app.store.list_schedulers(active_only=not show_all)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from wfsched_core.app import App
 from wfsched_core.cli import option_types
-from wfsched_core.cli.app import App
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import duration, echo_json
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
     from wfsched_core.store import SqlStore
 
 pass_app = click.make_pass_decorator(App)
@@ -27,9 +27,9 @@ FAILED_WINDOW = timedelta(hours=24)
 
 def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
     """Everything ``status`` shows, as JSON-ready values."""
-    from wfsched_core.plugin_health import open_breakers
-    from wfsched_core.records import isoformat, utcnow
-    from wfsched_core.store_queries import count_active, count_finished_since, running_rows
+    from wfsched_core.base.records import isoformat, utcnow
+    from wfsched_core.framework.plugin_health import open_breakers
+    from wfsched_core.store.queries import count_active, count_finished_since, running_rows
 
     now = utcnow()
     timeout = float(settings.scheduler_option("heartbeat_timeout"))

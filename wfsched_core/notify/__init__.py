@@ -9,6 +9,6 @@ subclasses ``EventNotifier``, reads its own table and says how to send one notif
 
 Nothing in the core imports this package; the notifier plugins (``wfsched-notify-webhook``,
 ``wfsched-notify-email``, or a third party's) do. It may import only the authoring records
-(``wfsched_core.records``), ``errors``, ``config`` and the hook specs, and the standard
+(``wfsched_core.base.records``), ``errors``, ``config`` and the hook specs, and the standard
 library: no dependency beyond the core's own.
 """

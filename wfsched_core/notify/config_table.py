@@ -6,12 +6,12 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import ConfigError
-from wfsched_core.hookspecs import EVENT_HOOKS
+from wfsched_core.base.errors import ConfigError
+from wfsched_core.framework.hookspecs import EVENT_HOOKS
 from wfsched_core.notify.notification import EventFilter
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
 EVENT_NAMES: tuple[str, ...] = tuple(EVENT_HOOKS)
 

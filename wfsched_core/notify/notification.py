@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.records import isoformat, utcnow
+from wfsched_core.base.records import isoformat, utcnow
 
 if TYPE_CHECKING:
-    from wfsched_core.records import Execution, SchedulerRow, StepRecord
+    from wfsched_core.base.records import Execution, SchedulerRow, StepRecord
 
 # Events whose hook says whether a new attempt was queued.
 RETRY_EVENTS = ("failed", "timed_out")

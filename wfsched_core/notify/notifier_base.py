@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 from wfsched_core.notify.delivery import DeliveryTracker, report_entry
 from wfsched_core.notify.notification import Notification
 
 if TYPE_CHECKING:
-    from wfsched_core.records import Execution, SchedulerRow, StepRecord
+    from wfsched_core.base.records import Execution, SchedulerRow, StepRecord
 
 
 class EventNotifier:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from wfsched_core.records import Execution, isoformat, utcnow
+from wfsched_core.base.records import Execution, isoformat, utcnow
 
 if TYPE_CHECKING:
     from wfsched_core.store import SqlStore

@@ -20,16 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import OperationalError
 
-from wfsched_core.errors import DatabaseError, WfschedError
-from wfsched_core.execution_log import ENV_LOG_CAPTURED, log_path
-from wfsched_core.processes import hostname
-from wfsched_core.records import Execution, SchedulerRow, WorkflowRow, utcnow
-from wfsched_core.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
-from wfsched_core.retry import next_attempt_at
-from wfsched_core.scheduler.held import held_pending
-from wfsched_core.scheduler.reports import WorkerReports
-from wfsched_core.scheduler_records import RunSummary, SchedulerOptions, Tracked
-from wfsched_core.spawning import (
+from wfsched_core.authoring.retry import next_attempt_at
+from wfsched_core.base.errors import DatabaseError, WfschedError
+from wfsched_core.base.execution_log import ENV_LOG_CAPTURED, log_path
+from wfsched_core.base.processes import hostname
+from wfsched_core.base.records import Execution, SchedulerRow, WorkflowRow, utcnow
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.framework.spawning import (
     Liveness,
     Spawner,
     SpawnRequest,
@@ -37,17 +34,20 @@ from wfsched_core.spawning import (
     WorkerState,
     build_spawner,
 )
-from wfsched_core.status import ExecutionStatus
-from wfsched_core.ticks import SystemClock, TickScheduler, seconds_until
-from wfsched_core.wakeup import start_wake_listener
+from wfsched_core.scheduler.held import held_pending
+from wfsched_core.scheduler.options import RunSummary, SchedulerOptions, Tracked
+from wfsched_core.scheduler.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
+from wfsched_core.scheduler.reports import WorkerReports
+from wfsched_core.scheduler.ticks import SystemClock, TickScheduler, seconds_until
+from wfsched_core.scheduler.wakeup import start_wake_listener
 from wfsched_core.worker import ENV_OWNER, ENV_PLAN, EXIT_NOT_STARTED
 from wfsched_core.worker.plan import WorkerPlan, class_target
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
-    from wfsched_core.hooks import PluginHooks
+    from wfsched_core.authoring.workflow import WorkflowSpec
+    from wfsched_core.base.config import Settings
+    from wfsched_core.framework.hooks import PluginHooks
     from wfsched_core.store import SqlStore
-    from wfsched_core.workflow import WorkflowSpec
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class Scheduler:
         return previous
 
     def _take_sqlite_lock(self) -> None:
-        from wfsched_core.scheduler_lock import SqliteSchedulerLock
+        from wfsched_core.scheduler.lock import SqliteSchedulerLock
 
         path = self.store.sqlite_path
         if path is not None:
@@ -564,7 +564,7 @@ class Scheduler:
                                                  pid=execution.pid))
             return None
         if execution.pid:  # started by hand on this host: its PID is all we have
-            from wfsched_core.processes import is_same_process_alive
+            from wfsched_core.base.processes import is_same_process_alive
 
             # a PID without a create time may have been recycled: a live one proves
             # nothing (None: the worker's heartbeat decides); a gone one proves death

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import OperationalError
 
-from wfsched_core.dbretry import with_database_retry
-from wfsched_core.errors import DatabaseError
-from wfsched_core.retry import next_attempt_at
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.authoring.retry import next_attempt_at
+from wfsched_core.base.errors import DatabaseError
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.store.dbretry import with_database_retry
 from wfsched_core.store.reports import (
     FinishReport,
     HandleReport,
@@ -49,10 +49,10 @@ from wfsched_core.worker.direct import announce_finished
 from wfsched_core.worker.wire import execution_to_wire, step_from_wire, step_to_wire
 
 if TYPE_CHECKING:
-    from wfsched_core.hooks import PluginHooks
-    from wfsched_core.records import Execution
+    from wfsched_core.authoring.workflow import WorkflowSpec
+    from wfsched_core.base.records import Execution
+    from wfsched_core.framework.hooks import PluginHooks
     from wfsched_core.store import SqlStore
-    from wfsched_core.workflow import WorkflowSpec
 
 log = logging.getLogger(__name__)
 

@@ -11,16 +11,16 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from wfsched_core.db.engine import make_engine, mask_url
-from wfsched_core.db.schema import SCHEMA_REVISION
-from wfsched_core.db.sqlite_local import (
+from wfsched_core.base.errors import DatabaseError, SchemaOutOfDateError
+from wfsched_core.store.db.engine import make_engine, mask_url
+from wfsched_core.store.db.schema import SCHEMA_REVISION
+from wfsched_core.store.db.sqlite_local import (
     WriterGate,
     fifos_available,
     poke,
     sqlite_database_path,
     wake_path,
 )
-from wfsched_core.errors import DatabaseError, SchemaOutOfDateError
 from wfsched_core.store.rows import first_line, is_connect_error
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class StoreBase:
 
     def upgrade(self) -> None:
         """Create or migrate the schema (``wfsched db upgrade``)."""
-        from wfsched_core.db.migrate import upgrade_schema
+        from wfsched_core.store.db.migrate import upgrade_schema
 
         try:
             upgrade_schema(self.engine)

@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from wfsched_core.db.schema import workflow_dependencies, workflows
-from wfsched_core.db.schema import workflow_executions as executions
-from wfsched_core.records import WorkflowRow, utcnow
-from wfsched_core.status import ExecutionStatus, Trigger
+from wfsched_core.base.records import WorkflowRow, utcnow
+from wfsched_core.base.status import ExecutionStatus, Trigger
 from wfsched_core.store.base import StoreBase
+from wfsched_core.store.db.schema import workflow_dependencies, workflows
+from wfsched_core.store.db.schema import workflow_executions as executions
 
 
 class CatalogSyncMixin(StoreBase):

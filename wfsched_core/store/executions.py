@@ -17,12 +17,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from wfsched_core.db.schema import workflow_dependencies as dependencies
-from wfsched_core.db.schema import workflow_execution_steps as steps_table
-from wfsched_core.db.schema import workflow_executions as executions
-from wfsched_core.db.schema import workflows
-from wfsched_core.errors import ExecutionStateError
-from wfsched_core.records import (
+from wfsched_core.base.errors import ExecutionStateError
+from wfsched_core.base.records import (
     Execution,
     StepRecord,
     Upstream,
@@ -30,9 +26,13 @@ from wfsched_core.records import (
     upstream_mapping,
     utcnow,
 )
-from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store import statements
 from wfsched_core.store.base import StoreBase
+from wfsched_core.store.db.schema import workflow_dependencies as dependencies
+from wfsched_core.store.db.schema import workflow_execution_steps as steps_table
+from wfsched_core.store.db.schema import workflow_executions as executions
+from wfsched_core.store.db.schema import workflows
 from wfsched_core.store.rows import (
     fetch,
     from_values,

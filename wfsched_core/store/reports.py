@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from wfsched_core.errors import ExecutionStateError, UnknownExecutionError
-from wfsched_core.records import Execution, StepRecord, utcnow
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.base.errors import ExecutionStateError, UnknownExecutionError
+from wfsched_core.base.records import Execution, StepRecord, utcnow
+from wfsched_core.base.status import ExecutionStatus
 from wfsched_core.store import statements
 from wfsched_core.store.executions import ExecutionsMixin, Finished, _not_startable
 from wfsched_core.store.rows import fetch

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import UnknownExecutionError
-from wfsched_core.records import Execution, utcnow
-from wfsched_core.status import ExecutionStatus, Trigger
+from wfsched_core.base.errors import UnknownExecutionError
+from wfsched_core.base.records import Execution, utcnow
+from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Row

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from wfsched_core.db.schema import schedulers
-from wfsched_core.records import SchedulerRow, utcnow
+from wfsched_core.base.records import SchedulerRow, utcnow
 from wfsched_core.store.base import StoreBase
+from wfsched_core.store.db.schema import schedulers
 
 
 class SchedulerRegistryMixin(StoreBase):

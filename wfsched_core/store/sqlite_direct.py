@@ -22,8 +22,11 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.db.revision import SCHEMA_REVISION
-from wfsched_core.db.sqlite_local import (
+from wfsched_core.base.errors import DatabaseError, ExecutionStateError, UnknownExecutionError
+from wfsched_core.base.records import Execution, StepRecord, utcnow
+from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.store.db.revision import SCHEMA_REVISION
+from wfsched_core.store.db.sqlite_local import (
     SQLITE_BUSY_TIMEOUT_MS,
     SQLITE_PRAGMAS,
     WriterGate,
@@ -32,9 +35,6 @@ from wfsched_core.db.sqlite_local import (
     sqlite_database_path,
     wake_path,
 )
-from wfsched_core.errors import DatabaseError, ExecutionStateError, UnknownExecutionError
-from wfsched_core.records import Execution, StepRecord, utcnow
-from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
 from wfsched_core.store.rows import (
     first_line,
     from_values,

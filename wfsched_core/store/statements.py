@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, or_, select, update
 
-from wfsched_core.db.schema import workflow_dependencies, workflows
-from wfsched_core.db.schema import workflow_execution_steps as steps
-from wfsched_core.db.schema import workflow_executions as executions
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.store.db.schema import workflow_dependencies, workflows
+from wfsched_core.store.db.schema import workflow_execution_steps as steps
+from wfsched_core.store.db.schema import workflow_executions as executions
 
 _PENDING = ExecutionStatus.PENDING.value
 _RUNNING = ExecutionStatus.RUNNING.value

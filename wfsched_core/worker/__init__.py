@@ -11,9 +11,9 @@ Two ways in, one step runner (``runner.py``):
 - ``wfsched execute ID`` — the worker every other spawner starts (detached, container,
   remote): it writes to the database itself and fires the lifecycle events.
 
-This package may import ``authoring`` modules (workflow, status, records, execution_log)
-at module level; the store, the plugin manager and the CLI only inside functions, on the
-direct path.
+This package may import ``base`` and ``authoring`` at module level; the store, the
+framework and ``app`` (the wiring) only inside functions, on the direct path. The spawn
+strategies and the scheduler import it, never the other way round.
 """
 
 from __future__ import annotations

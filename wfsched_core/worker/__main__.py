@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wfsched_core.errors import ExecutionStateError
-from wfsched_core.execution_log import LOG_FORMAT
+from wfsched_core.base.errors import ExecutionStateError
+from wfsched_core.base.execution_log import LOG_FORMAT
 from wfsched_core.worker import ENV_PLAN, EXIT_NOT_STARTED
 from wfsched_core.worker.channel import ChannelReporter
 from wfsched_core.worker.plan import WorkerPlan, import_target

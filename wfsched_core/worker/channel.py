@@ -21,14 +21,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import ExecutionStateError
+from wfsched_core.base.errors import ExecutionStateError
 from wfsched_core.worker import FINAL_STATUS_PATIENCE
 from wfsched_core.worker.plan import WorkerPlan
 from wfsched_core.worker.runner import NotStarted, Outcome
 from wfsched_core.worker.wire import execution_from_wire, step_from_wire, step_to_wire
 
 if TYPE_CHECKING:
-    from wfsched_core.records import Execution, StepRecord
+    from wfsched_core.base.records import Execution, StepRecord
     from wfsched_core.worker.direct import DirectReporter
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,8 @@ class ChannelReporter:
         if self._direct is None:
             log.warning("execution %s: the scheduler is gone; recording directly",
                         self.execution_id)
-            from wfsched_core.cli.app import App
-            from wfsched_core.dbretry import with_database_retry
+            from wfsched_core.app import App
+            from wfsched_core.store.dbretry import with_database_retry
             from wfsched_core.worker.direct import DirectReporter
 
             app = App()

@@ -16,18 +16,18 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from wfsched_core.dbretry import with_database_retry
-from wfsched_core.errors import DatabaseError, ExecutionStateError
-from wfsched_core.processes import hostname
-from wfsched_core.retry import next_attempt_at
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.authoring.retry import next_attempt_at
+from wfsched_core.base.errors import DatabaseError, ExecutionStateError
+from wfsched_core.base.processes import hostname
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.store.dbretry import with_database_retry
 from wfsched_core.worker import ENV_OWNER, FINAL_STATUS_PATIENCE, START_PATIENCE
 from wfsched_core.worker.runner import NotStarted, Outcome, run_with
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
-    from wfsched_core.hooks import PluginHooks
-    from wfsched_core.records import Execution, StepRecord
+    from wfsched_core.base.config import Settings
+    from wfsched_core.base.records import Execution, StepRecord
+    from wfsched_core.framework.hooks import PluginHooks
     from wfsched_core.store import SqlStore
     from wfsched_core.store.executions import Finished
 

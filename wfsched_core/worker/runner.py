@@ -18,15 +18,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wfsched_core.execution_log import ExecutionLogCapture, log_path
-from wfsched_core.records import utcnow
-from wfsched_core.secrets import mask_params
-from wfsched_core.status import ExecutionStatus, StepStatus
+from wfsched_core.authoring.secrets import mask_params
+from wfsched_core.authoring.workflow import StepContext
+from wfsched_core.base.execution_log import ExecutionLogCapture, log_path
+from wfsched_core.base.records import utcnow
+from wfsched_core.base.status import ExecutionStatus, StepStatus
 from wfsched_core.worker.heartbeat import Heartbeat
-from wfsched_core.workflow import StepContext
 
 if TYPE_CHECKING:
-    from wfsched_core.records import Execution, StepRecord
+    from wfsched_core.base.records import Execution, StepRecord
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def _stop_children() -> None:
     """A stopped worker takes the processes its steps started with it."""
     import psutil
 
-    from wfsched_core.processes import stop_process_tree
+    from wfsched_core.base.processes import stop_process_tree
 
     for child in psutil.Process().children():
         try:

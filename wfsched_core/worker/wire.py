@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from wfsched_core.records import Execution, StepRecord, Upstream, json_or_repr, upstream_mapping
-from wfsched_core.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.base.records import Execution, StepRecord, Upstream, json_or_repr, upstream_mapping
+from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
 
 
 def _time(value: datetime | None) -> str | None:

@@ -6,8 +6,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from wfsched_core.base.records import isoformat
 from wfsched_core.notify.notification import RETRY_EVENTS, Notification
-from wfsched_core.records import isoformat
 from wfsched_notify_email.email_config import EmailTarget
 
 
@@ -65,7 +65,7 @@ def body_text(note: Notification, logs_dir: Path | None, log_lines: int) -> str:
 
 
 def _log_tail(logs_dir: Path, execution_id: int, count: int) -> list[str]:
-    from wfsched_core.execution_log import log_path, tail
+    from wfsched_core.base.execution_log import log_path, tail
 
     path = log_path(logs_dir, execution_id)
     try:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 from wfsched_core.notify.notification import Notification
 from wfsched_core.notify.notifier_base import EventNotifier
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
     from wfsched_notify_email.email_config import EmailTarget
 
 

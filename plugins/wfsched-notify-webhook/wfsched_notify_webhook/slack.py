@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wfsched_core.base.records import isoformat
 from wfsched_core.notify.notification import Notification
-from wfsched_core.records import isoformat
 
 _EMOJI = {
     "queued": ":hourglass_flowing_sand:", "started": ":arrow_forward:",

@@ -10,7 +10,7 @@ from wfsched_core.notify.config_table import ConfigTable, notifier_tables
 from wfsched_core.notify.notification import EventFilter
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
 KEYS = ("url", "name", "events", "workflows", "secret_env", "timeout", "retries", "backoff",
         "format", "max_delay_on_exit")

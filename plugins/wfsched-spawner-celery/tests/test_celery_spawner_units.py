@@ -10,8 +10,8 @@ from helpers import Wfsched
 from wfsched_spawner_celery.options import BrokerError, CeleryOptions, mask_broker_url
 from wfsched_spawner_celery.worker_command import worker_argv
 
-from wfsched_core.config import Settings
-from wfsched_core.errors import ConfigError
+from wfsched_core.base.config import Settings
+from wfsched_core.base.errors import ConfigError
 
 
 def _options(tmp_path: Path, table: dict, monkeypatch: pytest.MonkeyPatch,

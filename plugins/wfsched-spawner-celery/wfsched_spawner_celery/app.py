@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
-from wfsched_core.config import load_settings
+from wfsched_core.base.config import load_settings
 from wfsched_spawner_celery.celery_app import TASK_NAME, build_celery_app
 from wfsched_spawner_celery.options import CeleryOptions
 from wfsched_spawner_celery.task import run_execution_task, worker_context

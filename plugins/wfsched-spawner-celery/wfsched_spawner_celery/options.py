@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from wfsched_core.errors import ConfigError, SpawnerError
+from wfsched_core.base.errors import ConfigError, SpawnerError
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
 SECTION = "spawner.celery"
 ENV_BROKER_URL = "WFSCHED_CELERY_BROKER_URL"

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 from wfsched_spawner_celery.options import CeleryOptions
 
 if TYPE_CHECKING:
     import click
 
-    from wfsched_core.config import Settings
-    from wfsched_core.spawning import SpawnerRegistrar
+    from wfsched_core.base.config import Settings
+    from wfsched_core.framework.spawning import SpawnerRegistrar
 
 
 @hookimpl

@@ -22,9 +22,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wfsched_core.errors import SpawnerError
-from wfsched_core.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.base.errors import SpawnerError
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.framework.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
 from wfsched_core.worker import ENV_OWNER
 from wfsched_spawner_celery.celery_app import TASK_NAME, build_celery_app, database_name
 from wfsched_spawner_celery.dispatcher import Dispatcher, TaskMessage
@@ -33,7 +33,7 @@ from wfsched_spawner_celery.options import BrokerError, CeleryOptions
 if TYPE_CHECKING:
     from celery import Celery
 
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
     from wfsched_core.store import SqlStore
 
 log = logging.getLogger(__name__)

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import WfschedError
-from wfsched_core.execution_log import ENV_LOG_CAPTURED, log_path, open_for_worker
-from wfsched_core.processes import describe_exit, hostname, process_create_time, stop_process_tree
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.base.errors import WfschedError
+from wfsched_core.base.execution_log import ENV_LOG_CAPTURED, log_path, open_for_worker
+from wfsched_core.base.processes import describe_exit, hostname, process_create_time, stop_process_tree
+from wfsched_core.base.status import ExecutionStatus
 from wfsched_core.worker import ENV_OWNER
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
     from wfsched_core.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class WorkerContext:
 def worker_context(pid: int) -> WorkerContext:
     """The context of pool process ``pid`` (keyed by pid: a forked pool process must not
     share the database connections of the process it was forked from)."""
-    from wfsched_core.cli.app import App
+    from wfsched_core.app import App
     from wfsched_spawner_celery.celery_app import database_name
 
     app = App()

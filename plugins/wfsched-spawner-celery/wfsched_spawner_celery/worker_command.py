@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from wfsched_core.cli.app import App
+from wfsched_core.app import App
 from wfsched_spawner_celery.options import CeleryOptions
 
 pass_app = click.make_pass_decorator(App)

@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import SpawnerError
-from wfsched_core.execution_log import ENV_LOG_CAPTURED
+from wfsched_core.base.errors import SpawnerError
+from wfsched_core.base.execution_log import ENV_LOG_CAPTURED
 
 if TYPE_CHECKING:
-    from wfsched_core.spawning import SpawnRequest
+    from wfsched_core.framework.spawning import SpawnRequest
     from wfsched_spawner_container.options import ContainerOptions
 
 LABEL_EXECUTION = "wfsched.execution"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import ConfigError
+from wfsched_core.base.errors import ConfigError
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
 SECTION = "spawner.container"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 from wfsched_spawner_container.options import ContainerOptions
 from wfsched_spawner_container.spawner import ContainerSpawner
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
-    from wfsched_core.spawning import SpawnerRegistrar
+    from wfsched_core.base.config import Settings
+    from wfsched_core.framework.spawning import SpawnerRegistrar
 
 
 @hookimpl

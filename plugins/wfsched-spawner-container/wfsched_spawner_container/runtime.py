@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from wfsched_core.errors import SpawnerError
+from wfsched_core.base.errors import SpawnerError
 from wfsched_spawner_container.command import LABEL_EXECUTION, LABEL_INSTALLATION
 
 log = logging.getLogger(__name__)

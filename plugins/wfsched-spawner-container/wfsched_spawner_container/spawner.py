@@ -15,9 +15,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from wfsched_core.errors import SpawnerError
-from wfsched_core.processes import hostname
-from wfsched_core.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
+from wfsched_core.base.errors import SpawnerError
+from wfsched_core.base.processes import hostname
+from wfsched_core.framework.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
 from wfsched_spawner_container.command import (
     container_name,
     installation_id,
@@ -29,7 +29,7 @@ from wfsched_spawner_container.options import ContainerOptions
 from wfsched_spawner_container.runtime import ContainerRuntime, ContainerState, find_runtime
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
 log = logging.getLogger(__name__)
 

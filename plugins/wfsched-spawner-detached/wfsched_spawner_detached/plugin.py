@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 from wfsched_spawner_detached.spawner import DetachedSpawner
 
 if TYPE_CHECKING:
-    from wfsched_core.spawning import SpawnerRegistrar
+    from wfsched_core.framework.spawning import SpawnerRegistrar
 
 
 @hookimpl

@@ -19,20 +19,20 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.errors import SpawnerError
-from wfsched_core.execution_log import open_for_worker
-from wfsched_core.processes import (
+from wfsched_core.base.errors import SpawnerError
+from wfsched_core.base.execution_log import open_for_worker
+from wfsched_core.base.processes import (
     describe_exit,
     hostname,
     is_same_process_alive,
     process_create_time,
     stop_process_tree,
 )
-from wfsched_core.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
+from wfsched_core.framework.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
 from wfsched_spawner_detached.popen_options import detached_popen_kwargs
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
+    from wfsched_core.base.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from wfsched_core.errors import (
+from wfsched_core.base.errors import (
     DatabaseError,
     ExecutionStateError,
     UnknownExecutionError,

@@ -17,14 +17,14 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wfsched_core.errors import WfschedError
+from wfsched_core.base.errors import WfschedError
 from wfsched_web.api import api_routes, error_response, status_for
 from wfsched_web.dashboard import Dashboard
 from wfsched_web.pages import error_page, make_environment, page_routes
 from wfsched_web.security import Guard
 
 if TYPE_CHECKING:
-    from wfsched_core.cli.app import App
+    from wfsched_core.app import App
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -8,8 +8,8 @@ import os
 
 import click
 
-from wfsched_core.cli.app import App
-from wfsched_core.errors import ConfigError, UsageError
+from wfsched_core.app import App
+from wfsched_core.base.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What the pages and the API do, in one place: read the store, trigger, cancel, tail logs.
 
-Built from the command's :class:`~wfsched_core.cli.app.App` (settings, hooks, store) and
+Built from the command's :class:`~wfsched_core.app.App` (settings, hooks, store) and
 shared by both front ends, so that a page and its API answer always agree.
 """
 
@@ -10,13 +10,13 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.execution_log import log_path
-from wfsched_core.records import Execution
-from wfsched_core.secrets import masked_execution, secret_names
+from wfsched_core.authoring.secrets import masked_execution, secret_names
+from wfsched_core.base.execution_log import log_path
+from wfsched_core.base.records import Execution
 from wfsched_web.inputs import ExecutionFilter, TriggerRequest, plain_text
 
 if TYPE_CHECKING:
-    from wfsched_core.cli.app import App
+    from wfsched_core.app import App
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Dashboard:
     # --- reading -----------------------------------------------------------------------
 
     def workflows(self) -> list[dict[str, Any]]:
-        from wfsched_core.workflow_listing import describe_workflows
+        from wfsched_core.ops.workflow_listing import describe_workflows
 
         return describe_workflows(self.hooks.catalog(), self.store)
 
@@ -120,7 +120,7 @@ class Dashboard:
 
     def trigger(self, workflow: str, request: TriggerRequest) -> list[int]:
         """Queue executions exactly as ``wfsched trigger`` does; return their ids."""
-        from wfsched_core.status import Trigger
+        from wfsched_core.base.status import Trigger
 
         spec = self.hooks.catalog().get(plain_text("workflow", workflow))
         created = self.store.enqueue(
@@ -134,7 +134,7 @@ class Dashboard:
 
     def cancel(self, execution_id: int) -> dict[str, Any]:
         """Cancel as ``wfsched cancel`` does; waits for a running one to stop."""
-        from wfsched_core.cancellation import cancel_execution
+        from wfsched_core.scheduler.cancellation import cancel_execution
 
         execution = cancel_execution(self.store, self.hooks, self.settings, execution_id)
         return execution_json(self.masked(execution))

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfsched_core.status import ExecutionStatus
+from wfsched_core.base.status import ExecutionStatus
 
 MAX_COUNT = 1000
 MAX_LIMIT = 1000

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from wfsched_core.errors import WfschedError
+from wfsched_core.base.errors import WfschedError
 from wfsched_web import inputs
 from wfsched_web.api import status_for
 from wfsched_web.dashboard import Dashboard

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click

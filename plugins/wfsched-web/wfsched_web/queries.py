@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from wfsched_core.db.schema import workflow_executions as executions
+from wfsched_core.store.db.schema import workflow_executions as executions
 
 if TYPE_CHECKING:
     from wfsched_core.store import SqlStore

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-from wfsched_core.records import utcnow
+from wfsched_core.base.records import utcnow
 
 WIDTH = 1100
 LABEL_WIDTH = 190

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from wfsched_core.errors import SpawnerError
-from wfsched_core.execution_log import open_for_worker
-from wfsched_core.hookspecs import hookimpl
-from wfsched_core.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
+from wfsched_core.base.errors import SpawnerError
+from wfsched_core.base.execution_log import open_for_worker
+from wfsched_core.framework.hookspecs import hookimpl
+from wfsched_core.framework.spawning import Liveness, SpawnRequest, WorkerHandle, WorkerState
 
 if TYPE_CHECKING:
-    from wfsched_core.config import Settings
-    from wfsched_core.spawning import SpawnerRegistrar
+    from wfsched_core.base.config import Settings
+    from wfsched_core.framework.spawning import SpawnerRegistrar
 
 
 class ExampleSpawner:

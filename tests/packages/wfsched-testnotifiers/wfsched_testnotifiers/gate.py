@@ -4,7 +4,7 @@ exists; admit everything else. Inert without both variables."""
 
 import os
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 
 
 @hookimpl

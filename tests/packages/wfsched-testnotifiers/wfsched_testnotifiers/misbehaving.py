@@ -8,7 +8,7 @@ names without the ``wfsched_`` prefix (``execution_queued,scheduler_tick``) only
 import os
 import time
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 
 ENV_MISBEHAVE = "WFSCHED_TEST_MISBEHAVE"
 

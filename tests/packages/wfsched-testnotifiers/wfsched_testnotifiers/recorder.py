@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from wfsched_core.hookspecs import hookimpl
+from wfsched_core.framework.hookspecs import hookimpl
 
 ENV_DIR = "WFSCHED_TEST_EVENTS_DIR"
 

@@ -119,7 +119,7 @@ class Modules(Workflow):
     @step
     def look(self, ctx):
         heavy = ("sqlalchemy", "click", "psycopg", "pymysql", "wfsched_core.store",
-                 "wfsched_core.plugin_manager", "wfsched_core.cli", "wfsched_core.hooks")
+                 "wfsched_core.framework.plugin_manager", "wfsched_core.cli", "wfsched_core.framework.hooks")
         write_record(ctx, "modules", loaded=[name for name in heavy if name in sys.modules],
                      parent=os.getppid())
 

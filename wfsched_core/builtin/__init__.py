@@ -1,1 +1,0 @@
-"""Plugins that ship with the core; registered like any other (see ``plugin_manager``)."""

@@ -1,0 +1,192 @@
+"""Build the plugin manager: built-ins first, then entry points, each guarded.
+
+A plugin that fails to import, implements a hook that does not exist, or is blocked is
+recorded with the reason and skipped; the rest keep working. ``WFSCHED_STRICT_PLUGINS=1``
+turns a broken plugin into a failure (for CI).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from wfsched_core.base.config import Settings
+from wfsched_core.base.errors import ConfigError
+from wfsched_core.framework import hookspecs
+from wfsched_core.framework.builtins import BUILTIN_PLUGINS
+from wfsched_core.framework.hook_guard import HookGuard
+from wfsched_core.framework.plugin_health import BreakerBoard
+
+log = logging.getLogger(__name__)
+
+PLUGIN_ENTRY_POINT_GROUP = "wfsched.plugins"
+
+
+
+@dataclass
+class PluginInfo:
+    """What ``wfsched plugins list`` shows of one plugin (contract JSON fields)."""
+
+    name: str
+    version: str | None = None
+    distribution: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    source: str = ""
+    error: str | None = None
+    blocked: bool = False
+    skipped: dict[str, Any] | None = None  # its breaker is open: reason, until (epoch s)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "hooks": self.hooks,
+            "source": self.source,
+            "error": self.error,
+            "blocked": self.blocked,
+            "skipped": self.skipped,
+        }
+
+
+class WfschedPluginManager(pluggy.PluginManager):
+    """A pluggy manager that also remembers what it loaded, skipped and why, and guards
+    each plugin's lifecycle and admission hooks as it registers it."""
+
+    def __init__(self, guard: HookGuard | None = None) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.guard = guard or HookGuard()
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register as pluggy does, then put wfsched's guard inside each implementation."""
+        plugin_name = super().register(plugin, name)
+        if plugin_name is not None:
+            self.guard.install(self, plugin, plugin_name)
+        return plugin_name
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        """Every plugin seen, loaded or not, with the hooks each implements."""
+        for name, info in self.infos.items():
+            plugin = self.get_plugin(name)
+            if plugin is not None:
+                info.hooks = sorted(
+                    caller.name for caller in self.get_hookcallers(plugin) or []
+                )
+            state = self.guard.board.state(name)
+            info.skipped = None if state is None or not state.is_open() else {
+                "reason": state.reason, "hook": state.hook, "until": state.open_until,
+                "trips": state.trips, "detail": state.describe()}
+        return list(self.infos.values())
+
+
+def get_plugin_manager(
+    settings: Settings,
+    *,
+    load_entrypoints: bool = True,
+    extra_plugins: tuple[tuple[str, object], ...] = (),
+) -> WfschedPluginManager:
+    """Build a manager with the built-ins, ``extra_plugins`` and the installed plugins."""
+    pm = WfschedPluginManager(HookGuard(
+        budget=float(settings.scheduler_option("notify_budget")),
+        board=BreakerBoard(settings.home, float(settings.scheduler_option("notify_backoff"))),
+    ))
+    blocked = set(settings.disabled_plugins)
+    for name, module_name, essential in BUILTIN_PLUGINS:
+        if name in blocked and essential:
+            raise ConfigError(
+                f"plugin {name} is essential and cannot be disabled; "
+                "register a plugin that replaces it instead"
+            )
+        _register_guarded(
+            pm, name, lambda m=module_name: _import_object(m), "builtin",
+            _core_version(), "wfsched-core", blocked, settings.strict_plugins,
+        )  # fmt: skip
+    for name, plugin in extra_plugins:
+        _register_guarded(
+            pm, name, lambda p=plugin: p, "test", None, None, blocked, settings.strict_plugins
+        )
+    if load_entrypoints:
+        for entry_point in _plugin_entry_points():
+            dist = getattr(entry_point, "dist", None)
+            _register_guarded(
+                pm, entry_point.name, entry_point.load,
+                f"entry point {entry_point.value}",
+                getattr(dist, "version", None), getattr(dist, "name", None),
+                blocked, settings.strict_plugins,
+            )  # fmt: skip
+    pm.check_pending()
+    return pm
+
+
+def _register_guarded(
+    pm: WfschedPluginManager,
+    name: str,
+    load: Any,
+    source: str,
+    version: str | None,
+    distribution: str | None,
+    blocked: set[str],
+    strict: bool,
+) -> None:
+    info = PluginInfo(name=name, version=version, distribution=distribution, source=source)
+    if name in pm.infos:
+        info.error = f"a plugin named {name!r} is already registered ({pm.infos[name].source})"
+        pm.infos[f"{name} ({source})"] = info
+        log.warning("plugin %s skipped: %s", name, info.error)
+        return
+    pm.infos[name] = info
+    if name in blocked:
+        info.blocked = True
+        pm.set_blocked(name)
+        return
+    try:
+        plugin = load()
+        unknown = _unknown_hooks(plugin)
+        if unknown:
+            raise pluggy.PluginValidationError(
+                plugin,
+                f"unknown hook {', '.join(unknown)} (misspelled? see wfsched_core.framework.hookspecs)",
+            )
+        pm.register(plugin, name=name)
+    except Exception as exc:  # a broken plugin must not take the tool down
+        info.error = f"{type(exc).__name__}: {exc}"
+        log.warning("plugin %s failed to load: %s", name, info.error)
+        if strict:
+            raise ConfigError(f"plugin {name} failed to load: {info.error}")
+
+
+def _import_object(reference: str) -> object:
+    """``"package.module"``, or ``"package.module:Class"`` for a fresh plugin object
+    per manager (a plugin with state of its own)."""
+    module_name, _, attribute = reference.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute)() if attribute else module
+
+
+def _unknown_hooks(plugin: object) -> list[str]:
+    names = dir(plugin) if not isinstance(plugin, ModuleType) else list(vars(plugin))
+    return sorted(
+        attr for attr in names
+        if attr.startswith("wfsched_") and callable(getattr(plugin, attr, None))
+        and attr not in hookspecs.ALL_HOOKS
+    )  # fmt: skip
+
+
+def _plugin_entry_points() -> list[metadata.EntryPoint]:
+    return sorted(
+        metadata.entry_points(group=PLUGIN_ENTRY_POINT_GROUP), key=lambda ep: ep.name
+    )
+
+
+def _core_version() -> str | None:
+    from wfsched_core import __version__
+
+    return __version__

@@ -1,0 +1,63 @@
+"""A notifier that writes each lifecycle event to the log of the process it happens in."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from wfsched_core.framework.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from wfsched_core.base.records import Execution, SchedulerRow, StepRecord
+
+log = logging.getLogger("wfsched.events")
+
+
+@hookimpl
+def wfsched_execution_queued(execution: Execution) -> None:
+    log.debug("queued %s #%s (attempt %s)", execution.workflow, execution.id, execution.attempt)
+
+
+@hookimpl
+def wfsched_execution_started(execution: Execution) -> None:
+    log.info("started %s #%s on %s pid %s", execution.workflow, execution.id,
+             execution.host, execution.pid)
+
+
+@hookimpl
+def wfsched_step_finished(execution: Execution, step: StepRecord) -> None:
+    log.info("step %s of %s #%s %s in %.3fs", step.name, execution.workflow, execution.id,
+             step.status.value, step.duration or 0.0)
+
+
+@hookimpl
+def wfsched_execution_completed(execution: Execution) -> None:
+    log.info("completed %s #%s", execution.workflow, execution.id)
+
+
+@hookimpl
+def wfsched_execution_failed(execution: Execution, will_retry: bool) -> None:
+    log.warning("failed %s #%s: %s%s", execution.workflow, execution.id, execution.error,
+                " (will retry)" if will_retry else "")
+
+
+@hookimpl
+def wfsched_execution_cancelled(execution: Execution) -> None:
+    log.info("cancelled %s #%s", execution.workflow, execution.id)
+
+
+@hookimpl
+def wfsched_execution_timed_out(execution: Execution, will_retry: bool) -> None:
+    log.warning("timed out %s #%s%s", execution.workflow, execution.id,
+                " (will retry)" if will_retry else "")
+
+
+@hookimpl
+def wfsched_scheduler_started(scheduler: SchedulerRow) -> None:
+    log.info("scheduler %s started on %s pid %s (max %s at once)", scheduler.id,
+             scheduler.host, scheduler.pid, scheduler.max_concurrent)
+
+
+@hookimpl
+def wfsched_scheduler_stopping(scheduler: SchedulerRow, reason: str) -> None:
+    log.info("scheduler %s stopping: %s", scheduler.id, reason)
