@@ -156,22 +156,22 @@ def test_the_database_password_never_shows(wf: Wfsched, db_kind: str) -> None:
 
 
 def test_timeline_query_on_every_database(wf: Wfsched, db_kind: str) -> None:
-    """The plugin's own read query (queries.py) and the lanes, on each kind of database."""
-    from wfsched_web.queries import recent_started
+    """The timeline's read query (the store's recent_started) and the lanes, on each kind
+    of database."""
     from wfsched_web.timeline import render_svg
 
     if db_kind != "sqlite":
         wf.run("db", "upgrade")
     ids = wf.trigger("noop", count=3)
     wf.run("scheduler", "--once", "--max-concurrent", "3")
-    rows = recent_started(wf.store, 200)
+    rows = wf.store.recent_started(200)
     assert sorted(row["id"] for row in rows) == sorted(ids)
     assert [row["started_at"] for row in rows] == sorted(row["started_at"] for row in rows)
     assert all(row["claimed_by"] and row["finished_at"] for row in rows)
     svg = render_svg(rows, {})
     for execution_id in ids:
         assert f'href="/executions/{execution_id}"' in svg
-    assert recent_started(wf.store, 2) == rows[1:]
+    assert wf.store.recent_started(2) == rows[1:]
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(wf: Wfsched) -> None:

@@ -88,12 +88,11 @@ class _ClearLineBeforeLogging(logging.Filter):
 
 
 def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.Event) -> None:
-    from wfsched_core.store.queries import count_active
 
     last = ""
     while not stop.wait(TERMINAL_REFRESH if terminal else LOG_REFRESH):
         try:
-            pending = count_active(runner.store)[ExecutionStatus.PENDING.value]
+            pending = runner.store.count_active()[ExecutionStatus.PENDING.value]
             line = progress_line(progress_counts(runner, pending))
         except Exception as exc:  # noqa: BLE001 - progress must never stop the run
             log.debug("progress unavailable: %s", exc)

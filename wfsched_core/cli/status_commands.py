@@ -29,7 +29,6 @@ def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
     """Everything ``status`` shows, as JSON-ready values."""
     from wfsched_core.base.records import isoformat, utcnow
     from wfsched_core.framework.plugin_health import open_breakers
-    from wfsched_core.store.queries import count_active, count_finished_since, running_rows
 
     now = utcnow()
     timeout = float(settings.scheduler_option("heartbeat_timeout"))
@@ -47,9 +46,9 @@ def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
         "spawner": r.spawner,
         "run_seconds": None if r.started_at is None
         else round((now - r.started_at).total_seconds(), 3),
-    } for r in running_rows(store)]
-    active = count_active(store)
-    finished = count_finished_since(store, now - FAILED_WINDOW)
+    } for r in store.running_rows()]
+    active = store.count_active()
+    finished = store.count_finished_since(now - FAILED_WINDOW)
     return {
         "time": isoformat(now),
         "schedulers": schedulers,

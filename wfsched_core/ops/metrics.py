@@ -107,8 +107,6 @@ class SchedulerMetrics:
 
     def count_finished(self, scheduler_id: str) -> int:
         """Count the executions of this scheduler that ended since the last look."""
-        from wfsched_core.store.queries import finished_by_owner_since
-
         assert self.store is not None
         # the tick has a time budget: a late call may overlap the next; count each id once
         with self._lock:
@@ -117,7 +115,7 @@ class SchedulerMetrics:
 
                 self._since = utcnow()
             since = self._since
-            rows = finished_by_owner_since(self.store, scheduler_id, since - LOOK_BACK)
+            rows = self.store.finished_by_owner_since(scheduler_id, since - LOOK_BACK)
             added = 0
             for row in rows:
                 if row.id in self._seen or row.finished_at < since - LOOK_BACK:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from wfsched_core.base.errors import UsageError
 from wfsched_core.base.execution_log import log_path
 from wfsched_core.base.records import utcnow
-from wfsched_core.store.queries import count_steps, delete_finished, prunable_ids
 
 if TYPE_CHECKING:
     from wfsched_core.store import SqlStore
@@ -75,14 +74,14 @@ def prune_finished(store: SqlStore, logs_dir: Path, older_than: timedelta, *,
     result = PruneResult(cutoff=cutoff, dry_run=dry_run)
     after_id = 0
     while True:
-        ids = prunable_ids(store, cutoff, batch_size, after_id=after_id)
+        ids = store.prunable_ids(cutoff, batch_size, after_id=after_id)
         if not ids:
             break
         after_id = ids[-1]
         if dry_run:
-            removed, steps = ids, count_steps(store, ids)
+            removed, steps = ids, store.count_steps(ids)
         else:
-            removed, steps = delete_finished(store, ids, cutoff)
+            removed, steps = store.delete_finished(ids, cutoff)
         result.execution_ids.extend(removed)
         result.steps += steps
         for execution_id in removed:

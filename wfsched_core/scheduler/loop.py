@@ -39,7 +39,6 @@ from wfsched_core.scheduler.options import RunSummary, SchedulerOptions, Tracked
 from wfsched_core.scheduler.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.scheduler.reports import WorkerReports
 from wfsched_core.scheduler.ticks import SystemClock, TickScheduler, seconds_until
-from wfsched_core.scheduler.wakeup import start_wake_listener
 from wfsched_core.worker import ENV_OWNER, ENV_PLAN, EXIT_NOT_STARTED
 from wfsched_core.worker.plan import WorkerPlan, class_target
 
@@ -97,8 +96,7 @@ class Scheduler:
         self.specs = self.catalog.all()
         self._warm_up_spawner()
         self._spawner(self.options.spawner).check_available()
-        if self.store.single_scheduler:
-            self._take_sqlite_lock()
+        self._take_exclusive_lock()
         self.store.sync_workflows(
             [WorkflowRow(s.name, s.description, s.schedule) for s in self.specs.values()],
             dependencies=[(up, s.name) for s in self.specs.values() for up in s.depends_on])
@@ -126,7 +124,7 @@ class Scheduler:
         self.reports = WorkerReports(self.store, self.hooks, self.id, self.host,
                                      self._queue_of, self._reported_finish)
         self.reports.start()
-        listener = start_wake_listener(self.store, self._wake)
+        listener = self.store.start_wake_listener(self._wake)
         previous = self._install_signal_handlers()
         reason = "stopped by signal"
         try:
@@ -174,13 +172,12 @@ class Scheduler:
             signal.signal(signum, on_signal)
         return previous
 
-    def _take_sqlite_lock(self) -> None:
-        from wfsched_core.scheduler.lock import SqliteSchedulerLock
-
-        path = self.store.sqlite_path
-        if path is not None:
-            self._lock = SqliteSchedulerLock(path)
-            self._lock.acquire(f"scheduler {self.id}, pid {os.getpid()} on {self.host}")
+    def _take_exclusive_lock(self) -> None:
+        """On a database that allows one scheduler (a SQLite file), be that one."""
+        lock = self.store.exclusive_scheduler_lock()
+        if lock is not None:
+            lock.acquire(f"scheduler {self.id}, pid {os.getpid()} on {self.host}")
+            self._lock = lock
 
     def _register(self) -> None:
         from wfsched_core import __version__

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
@@ -22,11 +23,13 @@ from wfsched_core.store.db.sqlite_local import (
     wake_path,
 )
 from wfsched_core.store.rows import first_line, is_connect_error
+from wfsched_core.store.wake import NOTIFY_CHANNEL, start_wake_listener
+
+if TYPE_CHECKING:
+    from wfsched_core.store.scheduler_lock import SqliteSchedulerLock
 
 log = logging.getLogger(__name__)
 
-# The PostgreSQL channel on which new work and freed slots wake idle schedulers.
-NOTIFY_CHANNEL = "wfsched"
 # The connection-info key that asks for the SQLite wake FIFO to be poked after commit.
 _WAKE = "wfsched_wake"
 
@@ -49,6 +52,23 @@ class StoreBase:
             if self.sqlite_path and WriterGate.available() else None
         self.wake_fifo = wake_path(self.sqlite_path) \
             if self.sqlite_path and fifos_available() else None
+
+    def start_wake_listener(self, wake: threading.Event) -> Any:
+        """Start hearing new work at once: a thread that sets ``wake`` when a trigger, a
+        retry or a finished execution is committed (PostgreSQL: LISTEN; a SQLite file: a
+        FIFO beside it); something with ``stop()``, or None where polling is all there is
+        (MySQL/MariaDB). Nothing depends on it for correctness."""
+        return start_wake_listener(self, wake)
+
+    def exclusive_scheduler_lock(self) -> SqliteSchedulerLock | None:
+        """The lock a scheduler must hold for the whole of its run when the database
+        allows only one scheduler (a SQLite file), not yet taken; None when several
+        schedulers may share the database."""
+        if not (self.single_scheduler and self.sqlite_path):
+            return None
+        from wfsched_core.store.scheduler_lock import SqliteSchedulerLock
+
+        return SqliteSchedulerLock(self.sqlite_path)
 
     def describe(self) -> str:
         """The database URL with its password masked."""

@@ -108,9 +108,7 @@ class Dashboard:
         }
 
     def timeline_rows(self, limit: int = 200) -> list[dict[str, Any]]:
-        from wfsched_web.queries import recent_started
-
-        return recent_started(self.store, limit)
+        return self.store.recent_started(limit)
 
     def scheduler_labels(self) -> dict[str, str]:
         """Scheduler id -> ``host pid N`` for the timeline's lane labels."""

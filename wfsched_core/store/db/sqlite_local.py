@@ -10,7 +10,7 @@ timeout stay underneath (a process that does not take the gate, such as a migrat
 still serialised by SQLite itself); the gate only replaces sleeping by queueing.
 
 **The wake FIFO.** PostgreSQL tells a listening scheduler about new work (NOTIFY); SQLite
-cannot. The one scheduler of a SQLite database (see ``scheduler_lock.py``) reads a FIFO
+cannot. The one scheduler of a SQLite database (see ``store/scheduler_lock.py``) reads a FIFO
 ``<database>.wake``; a process that committed new work writes one byte to it, which the
 scheduler's listener thread turns into an immediate claim. Nobody reading (no scheduler
 running) or no FIFO is fine: the poll interval still finds the work.

@@ -1,7 +1,7 @@
 """Instant wake-up of an idle scheduler when new work or a freed slot appears.
 
 Triggers, retries and finished executions ``NOTIFY`` a channel in their transaction
-(see ``store/base.py``): on PostgreSQL a LISTEN connection hears it, on a SQLite file a
+(see ``base.py``): on PostgreSQL a LISTEN connection hears it, on a SQLite file a
 FIFO beside the database (``db/sqlite_local.py``). An idle scheduler then claims at once
 instead of at its next poll. On MySQL/MariaDB the poll interval stays; nothing here is
 needed for correctness.
@@ -13,16 +13,18 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from wfsched_core.store.base import NOTIFY_CHANNEL
-
 if TYPE_CHECKING:
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.base import StoreBase
 
 log = logging.getLogger(__name__)
 
+# The PostgreSQL channel a committed trigger, retry or finish notifies (``base.py``).
+NOTIFY_CHANNEL = "wfsched"
 
-def start_wake_listener(store: SqlStore, wake: threading.Event) -> Any:
-    """The listener for ``store``'s database, started (something with ``stop()``), or None."""
+
+def start_wake_listener(store: StoreBase, wake: threading.Event) -> Any:
+    """The listener for ``store``'s database, started (something with ``stop()``), or None
+    (``StoreBase.start_wake_listener``)."""
     if store.can_listen:
         listener = NotificationListener(store, wake)
         listener.start()
@@ -38,7 +40,7 @@ def start_wake_listener(store: SqlStore, wake: threading.Event) -> Any:
 class NotificationListener:
     """A thread holding one dedicated connection that sets ``wake`` on each NOTIFY."""
 
-    def __init__(self, store: SqlStore, wake: threading.Event) -> None:
+    def __init__(self, store: StoreBase, wake: threading.Event) -> None:
         self.store = store
         self.wake = wake
         self._stop = threading.Event()
