@@ -34,9 +34,12 @@ class FakeClock:
 
 def make_scheduler(monkeypatch: Any, home: Path, database_url: str, python_path: Path,
                    config: str = "", clock: Any = None, extra_plugins: tuple = (),
-                   disable: str = "", prepared: bool = True, **options: Any) -> Scheduler:
+                   disable: str = "", prepared: bool = True, store_from_hooks: bool = False,
+                   **options: Any) -> Scheduler:
     """A Scheduler wired like ``wfsched scheduler`` would be, in this process (prepared
-    and registered, for driving its loop by hand; or not, for ``run()``)."""
+    and registered, for driving its loop by hand; or not, for ``run()``). The store is a
+    ``SqlStore`` of ``database_url``, or with ``store_from_hooks`` what the ``wfsched_store``
+    hook gives (as the command does: a plugin's store first)."""
     (home / "wfsched.toml").write_text(TEST_CONFIG + "\n" + config)
     monkeypatch.setenv("WFSCHED_HOME", str(home))
     monkeypatch.setenv("WFSCHED_CONFIG", str(home / "wfsched.toml"))
@@ -47,7 +50,7 @@ def make_scheduler(monkeypatch: Any, home: Path, database_url: str, python_path:
     settings = load_settings(database_url=database_url)
     hooks = PluginHooks(get_plugin_manager(settings, extra_plugins=extra_plugins), settings)
     hooks.configure()
-    store = SqlStore(database_url)
+    store = hooks.store() if store_from_hooks else SqlStore(database_url)
     store.ensure_schema(auto_create=True)
     opts = SchedulerOptions.from_settings(settings, **options)
     scheduler = Scheduler(store, hooks, settings, opts, clock=clock)

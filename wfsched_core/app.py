@@ -10,7 +10,7 @@ from wfsched_core.base.config import Settings, load_settings
 if TYPE_CHECKING:
     from wfsched_core.framework.hooks import PluginHooks
     from wfsched_core.framework.plugin_manager import WfschedPluginManager
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
     from wfsched_core.store.sqlite_direct import SqliteDirectStore
 
 # The plugin that provides the built-in store (see framework/builtins.py).
@@ -48,7 +48,7 @@ class App:
         return hooks
 
     @cached_property
-    def store(self) -> SqlStore:
+    def store(self) -> Store:
         """The store, with its schema checked (and created on first use for SQLite)."""
         if not self.creates_database:
             from wfsched_core.store.db.engine import require_existing_database
@@ -59,7 +59,7 @@ class App:
         return store
 
     @cached_property
-    def quick_store(self) -> SqlStore | SqliteDirectStore:
+    def quick_store(self) -> Store | SqliteDirectStore:
         """The store of the commands a person types (``trigger``, ``executions list|show``,
         ``logs``, ``cancel``).
 
@@ -81,6 +81,6 @@ class App:
             return self.store
         return direct
 
-    def raw_store(self) -> SqlStore:
+    def raw_store(self) -> Store:
         """The store without the schema check (for ``db upgrade``)."""
         return self.hooks.store()

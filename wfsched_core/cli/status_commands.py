@@ -17,7 +17,7 @@ from wfsched_core.cli.output import duration, echo_json
 
 if TYPE_CHECKING:
     from wfsched_core.base.config import Settings
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 pass_app = click.make_pass_decorator(App)
 
@@ -25,7 +25,7 @@ CLEAR_AND_HOME = "\x1b[H\x1b[2J"
 FAILED_WINDOW = timedelta(hours=24)
 
 
-def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
+def collect_status(store: Store, settings: Settings) -> dict[str, Any]:
     """Everything ``status`` shows, as JSON-ready values."""
     from wfsched_core.base.records import isoformat, utcnow
     from wfsched_core.framework.plugin_health import open_breakers

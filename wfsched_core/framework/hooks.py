@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from wfsched_core.base.records import Execution, SchedulerRow, StepRecord
     from wfsched_core.framework.plugin_manager import WfschedPluginManager
     from wfsched_core.framework.spawning import SpawnerFactory
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class PluginHooks:
         return registrar.factories
 
     # storage
-    def store(self, url: str | None = None) -> SqlStore:
+    def store(self, url: str | None = None) -> Store:
         store = self.pm.hook.wfsched_store(url=url or self.settings.database_url,
                                            settings=self.settings)
         if store is None:

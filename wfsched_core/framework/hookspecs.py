@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from wfsched_core.base.config import Settings
     from wfsched_core.base.records import Execution, SchedulerRow, StepRecord
     from wfsched_core.framework.spawning import SpawnerRegistrar
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 PROJECT = "wfsched"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -102,13 +102,14 @@ def wfsched_spawners(registry: SpawnerRegistrar) -> None:
 
 
 @hookspec(firstresult=True)
-def wfsched_store(url: str, settings: Settings) -> SqlStore | None:
+def wfsched_store(url: str, settings: Settings) -> Store | None:
     """Return the store for a database URL, or ``None`` to let the next plugin try.
 
     The first non-``None`` result wins. The built-in SQLAlchemy store accepts every URL
     SQLAlchemy knows (``sqlite``, ``postgresql``, ``mysql``/``mariadb``); a plugin
     registered before it may claim some URLs for itself. The returned object must offer
-    the public methods of :class:`wfsched_core.store.SqlStore`.
+    the store contract, :class:`wfsched_core.store.contract.Store` (``SqlStore`` implements
+    it; a plugin may wrap one).
     """
 
 

@@ -33,7 +33,7 @@ from wfsched_core.framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from wfsched_core.base.records import SchedulerRow
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,14 @@ class SchedulerMetrics:
     """The plugin object. Idle until :func:`start_metrics_server` gives it a store."""
 
     def __init__(self) -> None:
-        self.store: SqlStore | None = None
+        self.store: Store | None = None
         self.registry: Any = None
         self._since: datetime | None = None
         self._seen: dict[int, datetime] = {}
         self._last_tick: float | None = None
         self._lock = threading.Lock()
 
-    def enable(self, store: SqlStore) -> None:
+    def enable(self, store: Store) -> None:
         """Create the metrics in a registry of this object's own (no global state)."""
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -134,7 +134,7 @@ class SchedulerMetrics:
             return added
 
 
-def start_metrics_server(plugin_manager: Any, store: SqlStore, port: int,
+def start_metrics_server(plugin_manager: Any, store: Store, port: int,
                          address: str = "127.0.0.1") -> Any:
     """Serve ``/metrics`` on ``address:port`` for the scheduler about to run.
 

@@ -19,7 +19,7 @@ from wfsched_core.base.execution_log import log_path
 from wfsched_core.base.records import utcnow
 
 if TYPE_CHECKING:
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class PruneResult:
         }
 
 
-def prune_finished(store: SqlStore, logs_dir: Path, older_than: timedelta, *,
+def prune_finished(store: Store, logs_dir: Path, older_than: timedelta, *,
                    dry_run: bool = False, batch_size: int = BATCH_SIZE,
                    now: datetime | None = None) -> PruneResult:
     """Remove executions that finished more than ``older_than`` ago (or count them)."""

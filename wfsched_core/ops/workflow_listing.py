@@ -8,10 +8,10 @@ from wfsched_core.base.records import isoformat, utcnow
 
 if TYPE_CHECKING:
     from wfsched_core.authoring.catalog import Catalog
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 
-def describe_workflows(catalog: Catalog, store: SqlStore | None) -> list[dict[str, Any]]:
+def describe_workflows(catalog: Catalog, store: Store | None) -> list[dict[str, Any]]:
     """One JSON-ready entry per workflow, broken ones included (with ``broken`` set);
     without a store (no database yet), nothing has run."""
     from wfsched_core.authoring.schedule import describe_schedule, next_tick

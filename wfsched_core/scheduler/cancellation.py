@@ -13,13 +13,13 @@ if TYPE_CHECKING:
     from wfsched_core.base.config import Settings
     from wfsched_core.base.records import Execution
     from wfsched_core.framework.hooks import PluginHooks
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
     from wfsched_core.store.sqlite_direct import SqliteDirectStore
 
 log = logging.getLogger(__name__)
 
 
-def cancel_execution(store: SqlStore | SqliteDirectStore, hooks: PluginHooks, settings: Settings,
+def cancel_execution(store: Store | SqliteDirectStore, hooks: PluginHooks, settings: Settings,
                      execution_id: int) -> Execution:
     """Cancel ``execution_id`` and return it in its final state.
 
@@ -42,7 +42,7 @@ def cancel_execution(store: SqlStore | SqliteDirectStore, hooks: PluginHooks, se
     return _stop_it_ourselves(store, hooks, execution, kill_grace)
 
 
-def request_cancel_quietly(store: SqlStore, hooks: PluginHooks, execution_id: int) -> None:
+def request_cancel_quietly(store: Store, hooks: PluginHooks, execution_id: int) -> None:
     """Cancel without waiting: pending ones now, running ones by their owner soon."""
     from wfsched_core.base.errors import ExecutionStateError
 
@@ -54,7 +54,7 @@ def request_cancel_quietly(store: SqlStore, hooks: PluginHooks, execution_id: in
         hooks.execution_cancelled(execution)
 
 
-def _stop_it_ourselves(store: SqlStore | SqliteDirectStore, hooks: PluginHooks, execution: Execution,
+def _stop_it_ourselves(store: Store | SqliteDirectStore, hooks: PluginHooks, execution: Execution,
                        kill_grace: float) -> Execution:
     handle = execution.worker_handle or {}
     if execution.host == hostname() and is_same_process_alive(execution.pid,

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from wfsched_core.base.records import Execution, isoformat, utcnow
 
 if TYPE_CHECKING:
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 # --once waits for a retry whose backoff ends within this (or two poll intervals, if
 # longer); a later one is listed as held.
 SOON_SECONDS = 10.0
 
 
-def held_pending(store: SqlStore, poll_interval: float,
+def held_pending(store: Store, poll_interval: float,
                  queues: Sequence[str | None] | None) -> list[tuple[int, str, str]] | None:
     """Each pending execution as ``(id, workflow, why it cannot start now)``; None when
     one can start now, or soon."""

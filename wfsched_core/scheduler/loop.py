@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from wfsched_core.authoring.workflow import WorkflowSpec
     from wfsched_core.base.config import Settings
     from wfsched_core.framework.hooks import PluginHooks
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ COALESCE_SECONDS = 0.002
 class Scheduler:
     """One ``wfsched scheduler`` process."""
 
-    def __init__(self, store: SqlStore, hooks: PluginHooks, settings: Settings,
+    def __init__(self, store: Store, hooks: PluginHooks, settings: Settings,
                  options: SchedulerOptions, clock: SystemClock | None = None) -> None:
         self.clock = clock or SystemClock()
         self.store = store

@@ -21,7 +21,7 @@ from wfsched_core.base.records import Execution, utcnow
 from wfsched_core.framework.spawning import Liveness, WorkerState
 
 if TYPE_CHECKING:
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Verdict:
     reason: str = ""
 
 
-def live_scheduler_ids(store: SqlStore, me: str, host: str, heartbeat_timeout: float,
+def live_scheduler_ids(store: Store, me: str, host: str, heartbeat_timeout: float,
                        *, others_are_dead: bool = False) -> set[str]:
     """Ids of schedulers that still run (by heartbeat, and by PID on this host)."""
     if others_are_dead:
@@ -54,7 +54,7 @@ def live_scheduler_ids(store: SqlStore, me: str, host: str, heartbeat_timeout: f
     return live
 
 
-def judge_orphans(store: SqlStore, live: set[str], tracked: set[int],
+def judge_orphans(store: Store, live: set[str], tracked: set[int],
                   heartbeat_timeout: float, probe: Probe) -> list[Verdict]:
     """Verdicts on running executions that no live scheduler owns.
 
@@ -87,7 +87,7 @@ def _judge(execution: Execution, limit: datetime, probe: Probe) -> Verdict:
                           f"pid {execution.pid})")
 
 
-def release_dead_claims(store: SqlStore, live: set[str]) -> int:
+def release_dead_claims(store: Store, live: set[str]) -> int:
     """Give back pending executions claimed by schedulers that died before starting them."""
     released = 0
     for execution in store.claimed_pending():

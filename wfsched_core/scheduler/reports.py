@@ -4,7 +4,7 @@ A lean worker this scheduler started on this host connects to a Unix socket in a
 directory (mode 0700), proves with its token which execution it runs, and sends its
 transitions one request at a time (``worker/channel.py``). A thread here reads every
 request that has arrived, applies them all in one transaction
-(``SqlStore.apply_worker_reports``: group commit — the number of transactions no longer
+(``Store.apply_worker_reports``: group commit — the number of transactions no longer
 grows with the number of workers), answers each worker once the round is committed, and
 then hands the lifecycle events to a second thread, so that a slow notifier never delays
 a worker's answer.
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from wfsched_core.authoring.workflow import WorkflowSpec
     from wfsched_core.base.records import Execution
     from wfsched_core.framework.hooks import PluginHooks
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class _Request:
 class WorkerReports:
     """Takes the reports of the workers one scheduler started; see the module docstring."""
 
-    def __init__(self, store: SqlStore, hooks: PluginHooks, owner: str, host: str,
+    def __init__(self, store: Store, hooks: PluginHooks, owner: str, host: str,
                  queue_of: Callable[[str], str | None],
                  on_finished: Callable[[bool], None]) -> None:
         self.store = store
@@ -145,7 +145,7 @@ class WorkerReports:
 
     def record_handles(self, started: list[tuple[int, str, dict[str, Any], int | None]],
                        ) -> bool:
-        """Record how to find these workers again (``SqlStore.record_handles``), with the
+        """Record how to find these workers again (``Store.record_handles``), with the
         next round's commit instead of a transaction of their own; False when the
         channel is no longer served (the caller records them itself)."""
         with self._lock:

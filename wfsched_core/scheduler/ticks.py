@@ -20,7 +20,7 @@ from wfsched_core.base.status import Trigger
 if TYPE_CHECKING:
     from wfsched_core.authoring.workflow import WorkflowSpec
     from wfsched_core.framework.hooks import PluginHooks
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def plan_due_ticks(spec: WorkflowSpec, last: datetime, now: datetime,
 class TickScheduler:
     """Keeps each scheduled workflow's next tick and queues ticks as they come due."""
 
-    def __init__(self, store: SqlStore, hooks: PluginHooks, specs: dict[str, WorkflowSpec],
+    def __init__(self, store: Store, hooks: PluginHooks, specs: dict[str, WorkflowSpec],
                  clock: SystemClock, on_time: float) -> None:
         self.store = store
         self.hooks = hooks

@@ -28,13 +28,13 @@ if TYPE_CHECKING:
     from wfsched_core.base.config import Settings
     from wfsched_core.base.records import Execution, StepRecord
     from wfsched_core.framework.hooks import PluginHooks
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
     from wfsched_core.store.executions import Finished
 
 log = logging.getLogger(__name__)
 
 
-def run_execution(execution_id: int, store: SqlStore, hooks: PluginHooks,
+def run_execution(execution_id: int, store: Store, hooks: PluginHooks,
                   settings: Settings) -> int:
     """Run one execution to its end, writing to the database; the process exit code
     (0 completed, 1 otherwise, ``EXIT_NOT_STARTED`` when an outage kept it from starting)."""
@@ -52,7 +52,7 @@ class DirectReporter:
     then what this worker did, not a conflict.
     """
 
-    def __init__(self, execution_id: int, store: SqlStore, hooks: PluginHooks, *,
+    def __init__(self, execution_id: int, store: Store, hooks: PluginHooks, *,
                  resuming: bool = False) -> None:
         self.execution_id = execution_id
         self.store = store

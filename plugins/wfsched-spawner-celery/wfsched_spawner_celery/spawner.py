@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from wfsched_core.base.config import Settings
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class CelerySpawner:
         self.database = database_name(settings.database_url)
         self._app: Celery | None = None
         self._dispatcher: Dispatcher | None = None
-        self._store: SqlStore | None = None
+        self._store: Store | None = None
         self._lock = threading.Lock()
         self._sent: dict[int, _Sent] = {}  # by execution id
 
@@ -175,7 +175,7 @@ class CelerySpawner:
             with self._lock:
                 self._sent.pop(execution_id, None)
 
-    def _execution_store(self) -> SqlStore:
+    def _execution_store(self) -> Store:
         if self._store is None:
             from wfsched_core.store import SqlStore
 

@@ -28,7 +28,7 @@ from wfsched_core.worker import ENV_OWNER
 
 if TYPE_CHECKING:
     from wfsched_core.base.config import Settings
-    from wfsched_core.store import SqlStore
+    from wfsched_core.store.contract import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class WorkerContext:
     """What the task needs in a pool process: settings and a store, built once per process."""
 
     settings: Settings
-    store: SqlStore
+    store: Store
     database: str  # the database's name: what a task names its database by
 
     @property
