@@ -173,6 +173,33 @@ def test_timeout_stops_the_worker_and_its_child(wf: Wfsched, work_dir: Path) -> 
             wait_until(lambda p=pid: not _alive(p), 15, f"pid {pid} gone after the timeout")
 
 
+def test_a_timeout_follows_the_schedulers_clock(wf: Wfsched, work_dir: Path, monkeypatch,
+                                                testworkflows_path: Path) -> None:
+    """One clock through the scheduler: an hour-long timeout ends the run when the injected
+    clock passes it, not when the wall clock does."""
+    from wfsched_core.base.records import utcnow
+
+    clock = FakeClock(utcnow())
+    scheduler = make_scheduler(monkeypatch, wf.home, wf.database_url, testworkflows_path,
+                               "[workflows.hang]\ntimeout = 3600\n", clock=clock)
+    try:
+        (execution_id,) = wf.trigger("hang", dir=work_dir)
+        tick_until(scheduler, lambda: wf.execution(execution_id).status.value == "running",
+                   30, "the hang running")
+        started = wf.execution(execution_id).started_at
+        clock.current = started + timedelta(seconds=3599)
+        scheduler._owned_check_at = 0.0
+        scheduler._tick()
+        assert wf.execution(execution_id).status.value == "running"  # 3600 s not yet
+        clock.current = started + timedelta(seconds=3601)
+        scheduler._owned_check_at = 0.0  # the next look at the owned rows is now
+        tick_until(scheduler, lambda: wf.execution(execution_id).status.value == "failed",
+                   30, "the timeout on the injected clock")
+        assert wf.execution(execution_id).error == "timeout: still running after 3600s"
+    finally:
+        stop(scheduler)
+
+
 def _alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 SOON_SECONDS = 10.0
 
 
-def held_pending(store: Store, poll_interval: float,
-                 queues: Sequence[str | None] | None) -> list[tuple[int, str, str]] | None:
+def held_pending(store: Store, poll_interval: float, queues: Sequence[str | None] | None,
+                 now: datetime | None = None) -> list[tuple[int, str, str]] | None:
     """Each pending execution as ``(id, workflow, why it cannot start now)``; None when
-    one can start now, or soon."""
-    now = utcnow()
+    one can start now, or soon. ``now``: the scheduler's clock."""
+    now = now or utcnow()
     soon = now + timedelta(seconds=max(2 * poll_interval, SOON_SECONDS))
     held = []
     for execution in store.pending_executions():

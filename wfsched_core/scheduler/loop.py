@@ -182,7 +182,7 @@ class Scheduler:
     def _register(self) -> None:
         from wfsched_core import __version__
 
-        now = utcnow()
+        now = utcnow()  # recorded: real time, as every process records it (not the clock)
         self._row = SchedulerRow(self.id, self.host, os.getpid(), now, now, __version__,
                                  max_concurrent=self.options.max_concurrent)
         self.store.register_scheduler(self._row)
@@ -243,7 +243,7 @@ class Scheduler:
             wait = seconds_until(when, now)
             if wait is not None:
                 timeout = min(timeout, wait + 0.01)
-        left = [s for s in (_timeout_left(t, utcnow()) for t in self.tracked.values())
+        left = [s for s in (_timeout_left(t, now) for t in self.tracked.values())
                 if s is not None]
         if left:  # a timeout is acted on by the next look at the owned rows
             owned_check = self._owned_check_at - time.monotonic()
@@ -284,8 +284,8 @@ class Scheduler:
         counts = self.store.count_by_status()
         if counts.get("running"):
             return False
-        held = held_pending(self.store, self.options.poll_interval,
-                            self.options.queues) if counts.get("pending") else []
+        held = held_pending(self.store, self.options.poll_interval, self.options.queues,
+                            self.clock.now()) if counts.get("pending") else []
         if held is None:  # something can run now (or its retry is due soon)
             self._held_since = None
             return False
@@ -439,7 +439,7 @@ class Scheduler:
         if not self.tracked:
             return
         limit = self.store.expired_before(self.options.heartbeat_timeout)
-        now = utcnow()
+        now = self.clock.now()
         owned = self.store.owned_executions(self.id, [ExecutionStatus.RUNNING,
                                                       ExecutionStatus.PENDING])
         for gone in set(self.tracked) - {e.id for e in owned}:
@@ -519,12 +519,13 @@ class Scheduler:
     # --- recovery --------------------------------------------------------------------
 
     def _recover(self) -> None:
+        now = self.clock.now()
         live = live_scheduler_ids(self.store, self.id, self.host,
                                   self.options.heartbeat_timeout,
-                                  others_are_dead=self._lock is not None)
+                                  others_are_dead=self._lock is not None, now=now)
         release_dead_claims(self.store, live)
         verdicts = judge_orphans(self.store, live - {self.id}, set(self.tracked),
-                                 self.options.heartbeat_timeout, self._probe)
+                                 self.options.heartbeat_timeout, self._probe, now=now)
         for verdict in verdicts:
             execution = verdict.execution
             spec = self.specs.get(execution.workflow)

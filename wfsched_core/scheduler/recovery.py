@@ -38,11 +38,12 @@ class Verdict:
 
 
 def live_scheduler_ids(store: Store, me: str, host: str, heartbeat_timeout: float,
-                       *, others_are_dead: bool = False) -> set[str]:
+                       *, others_are_dead: bool = False,
+                       now: datetime | None = None) -> set[str]:
     """Ids of schedulers that still run (by heartbeat, and by PID on this host)."""
     if others_are_dead:
         return {me}
-    limit = utcnow() - timedelta(seconds=heartbeat_timeout)
+    limit = (now or utcnow()) - timedelta(seconds=heartbeat_timeout)
     live = {me}
     # crashed schedulers never sign off: filter on the heartbeat, not a newest-first page
     for row in store.list_schedulers(active_only=True, limit=None, heartbeat_since=limit):
@@ -55,13 +56,14 @@ def live_scheduler_ids(store: Store, me: str, host: str, heartbeat_timeout: floa
 
 
 def judge_orphans(store: Store, live: set[str], tracked: set[int],
-                  heartbeat_timeout: float, probe: Probe) -> list[Verdict]:
+                  heartbeat_timeout: float, probe: Probe,
+                  now: datetime | None = None) -> list[Verdict]:
     """Verdicts on running executions that no live scheduler owns.
 
     ``probe`` asks the execution's spawn strategy about its worker (None: it cannot see
     the worker from here, so the worker's heartbeat decides).
     """
-    limit = utcnow() - timedelta(seconds=heartbeat_timeout)
+    limit = (now or utcnow()) - timedelta(seconds=heartbeat_timeout)
     verdicts = []
     for execution in store.running_executions():
         if execution.id in tracked or execution.claimed_by in live:
