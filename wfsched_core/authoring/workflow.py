@@ -170,6 +170,6 @@ def _value_problem(attribute: str, value: Any) -> str | None:
     if not isinstance(value, expected) or isinstance(value, bool):
         kinds = " or ".join(t.__name__ for t in expected)
         return f"must be {kinds}, not {type(value).__name__}"
-    if attribute == "secret_params" and not all(isinstance(v, str) for v in value):
+    if attribute == "secret_params" and not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]  # noqa: E501
         return "must be a list of parameter names"
     return None

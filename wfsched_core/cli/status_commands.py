@@ -82,7 +82,7 @@ def render_status(status: dict[str, Any]) -> str:
     lines.append("")
     if status["running"]:
         lines.append(f"running ({len(status['running'])}):")
-        rows = [(str(r["id"]), r["workflow"], str(r["pid"] or "-"), r["host"] or "-",
+        rows: list[tuple[str, ...]] = [(str(r["id"]), r["workflow"], str(r["pid"] or "-"), r["host"] or "-",
                  duration(r["run_seconds"])) for r in status["running"]]
         lines += _table(("ID", "WORKFLOW", "PID", "HOST", "RUNNING FOR"), rows)
     else:

@@ -184,7 +184,8 @@ class PluginHooks:
         report: list[dict[str, Any]] = []
         for impl in reversed(self.pm.hook.wfsched_notify_report.get_hookimpls()):
             try:
-                report.extend(impl.function(*[wait for _ in impl.argnames]) or [])
+                report.extend(impl.function(*[wait for _ in impl.argnames])  # type: ignore[arg-type]
+                              or [])
             except Exception as exc:  # a broken notifier is reported, not fatal
                 log.error("plugin %s failed to report: %s", impl.plugin_name, exc)
                 report.append({"notifier": impl.plugin_name, "target": "", "events": [],

@@ -166,7 +166,7 @@ class Scheduler:
                         else "no new work; waiting for the running workers")
             self.request_stop()
 
-        previous = {}
+        previous: dict[int, Any] = {}
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.getsignal(signum)
             signal.signal(signum, on_signal)
@@ -364,8 +364,8 @@ class Scheduler:
         env.update(self.settings.as_environment())
         env.update({ENV_OWNER: self.id, ENV_LOG_CAPTURED: "1", "PYTHONUNBUFFERED": "1"})
         target = class_target(spec.cls) if spec is not None else None
-        if target and self.reports is not None and getattr(spawner, "reports_to_scheduler",
-                                                           False):
+        if target and spec is not None and self.reports is not None \
+                and getattr(spawner, "reports_to_scheduler", False):
             plan = WorkerPlan(self.reports.socket_path, self.reports.expect(execution, spec),
                               target, spec.nice, tuple(spec.secret_params),
                               self.options.heartbeat_interval, str(self.settings.logs_dir))
@@ -456,7 +456,7 @@ class Scheduler:
             tracked.execution = execution
             if execution.cancel_requested:
                 self._end_and_stop(tracked, ExecutionStatus.CANCELLED, "cancelled while running")
-            elif (_timeout_left(tracked, now) or 0.0) < 0:
+            elif (_timeout_left(tracked, now) or 0.0) < 0 and tracked.spec is not None:
                 self._end_and_stop(tracked, ExecutionStatus.FAILED,
                                    f"timeout: still running after {tracked.spec.timeout:g}s",
                                    timed_out=True)

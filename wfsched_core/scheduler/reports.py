@@ -26,7 +26,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -274,7 +274,9 @@ class WorkerReports:
                 request.report = None
                 request.reply = {"ok": False, "error": f"malformed report: {exc!r}"}
         valid = [r for r in requests if r.report is not None]
-        results = self._apply([*handles, *(r.report for r in valid)])  # type: ignore[misc]
+        reports: list[WorkerReport] = [*handles]
+        reports += [r.report for r in valid if r.report is not None]
+        results = self._apply(reports)
         for handle, result in zip(handles, results, strict=False):
             if isinstance(result, Exception):
                 log.error("cannot record the handle of execution %s's worker: %s",
@@ -301,8 +303,8 @@ class WorkerReports:
             request.report = StartReport(execution_id, int(message["pid"]),
                                          message.get("first_step"), expected.execution)
             return
-        execution_id = connection.execution_id
-        expected = self._expected_for(execution_id)
+        bound_id = connection.execution_id
+        expected = self._expected_for(bound_id)
         if expected is None:
             request.reply = {"ok": False, "error": "report before start, or for a worker "
                                                    "this scheduler forgot"}
@@ -329,10 +331,10 @@ class WorkerReports:
         with self._lock:
             return self._expected.get(execution_id)
 
-    def _apply(self, reports: list[WorkerReport]) -> list[Any]:
+    def _apply(self, reports: Sequence[WorkerReport]) -> list[Any]:
         """The store's results for ``reports``: one transaction, or, when one report
         spoils it, one each; an outage past the patience is every report's result."""
-        def apply(batch: list[WorkerReport]) -> list[Any]:
+        def apply(batch: Sequence[WorkerReport]) -> list[Any]:
             return with_database_retry(
                 lambda: self.store.apply_worker_reports(self.owner, self.host, batch,
                                                         self.queue_of),

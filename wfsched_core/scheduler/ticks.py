@@ -55,12 +55,12 @@ def plan_due_ticks(spec: WorkflowSpec, last: datetime, now: datetime,
     """
     assert spec.schedule
     due: list[datetime] = []
-    tick = next_tick(spec.schedule, spec.timezone, last)
+    tick = _tick_after(spec, last)
     while tick <= now:
         due.append(tick)
         if len(due) > MAX_CATCHUP:
             due.pop(0)
-        tick = next_tick(spec.schedule, spec.timezone, tick)
+        tick = _tick_after(spec, tick)
     plan = TickPlan()
     if not due:
         return plan
@@ -103,13 +103,13 @@ class TickScheduler:
         from its own start."""
         now = self.clock.now()
         for name, spec in self.specs.items():
-            first_tick = next_tick(spec.schedule, spec.timezone, now)
+            first_tick = _tick_after(spec, now)
             position = self.store.schedule_position(name, first_tick) or first_tick
             # just before the recorded tick: next_tick() returns the tick itself
             since = position - _JUST_BEFORE
             last_row = self.store.last_scheduled_for(name)
             self._last[name] = max(since, last_row) if last_row is not None else since
-            self._next[name] = next_tick(spec.schedule, spec.timezone, self._last[name])
+            self._next[name] = _tick_after(spec, self._last[name])
             self.store.set_next_run(name, self._next[name])
 
     def next_due(self) -> datetime | None:
@@ -133,7 +133,7 @@ class TickScheduler:
             for tick in plan.run:
                 queued += self._queue_tick(spec, tick)
             self._last[name] = max([now, *plan.run, *(t for t, _ in plan.skip)])
-            self._next[name] = next_tick(spec.schedule, spec.timezone, self._last[name])
+            self._next[name] = _tick_after(spec, self._last[name])
             self.store.set_next_run(name, self._next[name])
         return queued
 
@@ -168,3 +168,10 @@ def seconds_until(when: datetime | None, now: datetime) -> float | None:
     if when is None:
         return None
     return max(0.0, (when - now) / timedelta(seconds=1))
+
+
+def _tick_after(spec: WorkflowSpec, after: datetime) -> datetime:
+    """The first tick of ``spec``'s schedule strictly after ``after`` (only scheduled
+    workflows are kept by ``TickScheduler``)."""
+    assert spec.schedule is not None
+    return next_tick(spec.schedule, spec.timezone, after)

@@ -151,7 +151,7 @@ def _redirect_output(log_path: str, close_inherited: bool) -> None:
     sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False),  # noqa: SIM115
                                   encoding="utf-8", errors="backslashreplace",
                                   write_through=True)
-    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
+    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr  # type: ignore[misc]
 
 
 def _max_fd() -> int:

@@ -463,8 +463,9 @@ class ExecutionsMixin(StoreBase):
         inherited = {"priority": source.priority, "params": json.dumps(source.params),
                      "trigger": trigger.value, "queue": source.queue}
         row = new_execution_values(workflow, **{**inherited, **values})
-        new_id = conn.execute(executions.insert().values(**row)).inserted_primary_key[0]
-        return from_values(new_id, row)
+        inserted = conn.execute(executions.insert().values(**row)).inserted_primary_key
+        assert inserted is not None
+        return from_values(inserted[0], row)
 
     def _queue_dependents(self, conn: Connection, upstream: Execution,
                           queue_of: Callable[[str], str | None] | None = None,

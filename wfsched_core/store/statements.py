@@ -106,7 +106,7 @@ def claim_candidates(queues: tuple[str | None, ...] | None, skip_locked: bool) -
     )
     if queues is not None:
         named = [q for q in queues if q is not None]
-        cond = executions.c.queue.in_(named) if named else None
+        cond: Any = executions.c.queue.in_(named) if named else None
         if None in queues:
             cond = executions.c.queue.is_(None) if cond is None \
                 else or_(cond, executions.c.queue.is_(None))

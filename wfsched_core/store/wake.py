@@ -63,7 +63,7 @@ class NotificationListener:
 
     def _listen(self) -> None:
         raw = self.store.engine.raw_connection()
-        connection = raw.driver_connection  # read first: detach() forgets it
+        connection: Any = raw.driver_connection  # read first: detach() forgets it
         raw.detach()  # ours alone, outside the pool, in autocommit mode
         try:
             connection.autocommit = True

@@ -25,6 +25,7 @@ from wfsched_core.worker import ENV_OWNER, FINAL_STATUS_PATIENCE, START_PATIENCE
 from wfsched_core.worker.runner import NotStarted, Outcome, run_with
 
 if TYPE_CHECKING:
+    from wfsched_core.authoring.workflow import WorkflowSpec
     from wfsched_core.base.config import Settings
     from wfsched_core.base.records import Execution, StepRecord
     from wfsched_core.framework.hooks import PluginHooks
@@ -158,7 +159,7 @@ def announce_finished(hooks: PluginHooks, finished: Finished, status: ExecutionS
         hooks.execution_failed(execution, will_retry=finished.retry is not None)
 
 
-def _spec_of(hooks: PluginHooks, workflow: str) -> object | None:
+def _spec_of(hooks: PluginHooks, workflow: str) -> WorkflowSpec | None:
     try:
         return hooks.catalog().get(workflow)
     except Exception:

@@ -56,9 +56,12 @@ class Outcome:
 class Runnable(Protocol):
     """What the runner needs of a workflow: its class and its resolved ``nice``."""
 
-    cls: Any
-    nice: int | None
-    secret_params: tuple[str, ...]
+    @property
+    def cls(self) -> Any: ...
+    @property
+    def nice(self) -> int | None: ...
+    @property
+    def secret_params(self) -> tuple[str, ...]: ...
 
 
 class Reporter(Protocol):

@@ -53,7 +53,7 @@ _CONTRACT = ["id", "workflow", "status", "priority", "attempt", "params", "creat
 
 def openapi_document() -> dict[str, Any]:
     """The whole document, as a JSON-ready dict."""
-    auth = [{"bearer": []}]
+    auth: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {

@@ -96,15 +96,21 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", {"status": status, "message": message}, status)
 
 
+def _field(form: Any, name: str) -> str | None:
+    """A posted text field (None when absent, or when a file was posted in its place)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
 async def _acting_form(request: Request) -> tuple[Any, Response | None]:
     """The posted form, or the answer to give when it may not act."""
     form = await request.form()
     guard = _guard(request)
-    if not guard.csrf_valid(request, form.get("csrf")):
+    if not guard.csrf_valid(request, _field(form, "csrf")):
         return form, error_page(request, 403, "This form has expired or did not come from "
                                               "this dashboard. Reload the page and try again.")
     if not guard.session_valid(request):
-        return form, login_redirect(request, safe_next(form.get("next")))
+        return form, login_redirect(request, safe_next(_field(form, "next")))
     return form, None
 
 
@@ -202,7 +208,7 @@ async def cancel_form(request: Request) -> Response:
     if refusal is not None:
         return refusal
     execution_id = request.path_params["id"]
-    back = safe_next(form.get("next"))
+    back = safe_next(_field(form, "next"))
     try:
         if execution_id > inputs.MAX_ID:
             raise InputError("no such execution")
@@ -225,8 +231,8 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     form = await request.form()
     guard = _guard(request)
-    next_path = safe_next(form.get("next"))
-    if not guard.csrf_valid(request, form.get("csrf")):
+    next_path = safe_next(_field(form, "next"))
+    if not guard.csrf_valid(request, _field(form, "csrf")):
         return error_page(request, 403, "This form has expired. Reload the page and try again.")
     client = guard.client(request)
     wait = guard.failed_logins.retry_after(client)
@@ -236,7 +242,7 @@ async def login_submit(request: Request) -> Response:
             "error": f"Too many failed logins from {client}: try again in {wait} s."}, 429)
         answer.headers["Retry-After"] = str(wait)
         return answer
-    if not guard.token_matches(form.get("token")):
+    if not guard.token_matches(_field(form, "token")):
         if guard.acting_enabled:
             guard.failed_logins.failed(client, "a wrong token on the login form")
         message = ("wrong token" if guard.acting_enabled else
@@ -250,7 +256,7 @@ async def login_submit(request: Request) -> Response:
 
 async def logout_submit(request: Request) -> Response:
     form = await request.form()
-    if not _guard(request).csrf_valid(request, form.get("csrf")):
+    if not _guard(request).csrf_valid(request, _field(form, "csrf")):
         return error_page(request, 403, "This form has expired. Reload the page and try again.")
     response = redirect("/executions", "Logged out.")
     Guard.log_out(response)

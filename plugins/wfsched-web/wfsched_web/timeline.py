@@ -129,12 +129,12 @@ def render_svg(rows: list[dict[str, Any]], labels: dict[str, str],
     for bar in bars:
         bx = x(bar.start)
         width = max(x(bar.end) - bx, 3.0)  # a 50 ms run stays visible
-        y = AXIS_HEIGHT + bar.lane * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
+        bar_y = AXIS_HEIGHT + bar.lane * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
         seconds = (bar.end - bar.start).total_seconds()
         title = f"#{bar.execution_id} {bar.workflow} · {bar.status} · {seconds:.1f} s"
         parts.append(
             f'<a href="/executions/{bar.execution_id}"><rect class="bar s-{escape(bar.status)}" '
-            f'x="{bx:.1f}" y="{y:.1f}" width="{width:.1f}" height="{BAR_HEIGHT}" rx="3">'
+            f'x="{bx:.1f}" y="{bar_y:.1f}" width="{width:.1f}" height="{BAR_HEIGHT}" rx="3">'
             f"<title>{escape(title)}</title></rect></a>")
     parts.append(f'<line class="now" x1="{x(now):.1f}" y1="{AXIS_HEIGHT - 6}" '
                  f'x2="{x(now):.1f}" y2="{height - 8}"><title>now</title></line>')
