@@ -72,6 +72,12 @@ def _check_fits(page: Any, width: int) -> None:
         assert reachable, f"header item {name!r} is covered at {width} px"
 
 
+def _colours(page: Any, selector: str) -> dict[str, str]:
+    """data-status -> the background colour of the elements ``selector`` finds."""
+    return dict(page.evaluate(f"""[...document.querySelectorAll({selector!r})]
+        .map(e => [e.dataset.status, getComputedStyle(e).backgroundColor])"""))
+
+
 def test_every_page_fits_at_1400_and_400_px(open_page: Callable[[int], Any], web: WebServer,
                                            wf: Wfsched, scheduler, tmp_path: Path) -> None:
     ids = [web.post(f"/api/workflows/{name}/trigger", json={"params": params}).json()["ids"][0]
@@ -93,6 +99,11 @@ def test_every_page_fits_at_1400_and_400_px(open_page: Callable[[int], Any], web
             page.wait_for_load_state("load")
             _check_fits(page, width)
             page.screenshot(path=shots / f"{name}-{width}.png", full_page=True)
+        # the grid's squares take their status's colour (the badges' colours)
+        page.goto("/workflows/produce/grid")
+        assert _colours(page, ".run-grid .cell") == {
+            "completed": "rgb(31, 157, 85)", "failed": "rgb(214, 69, 69)",
+            "not run": "rgb(238, 241, 245)"}
         # the confirmation page, reached as a user does: the Retry button
         page.goto(f"/executions/{failed}")
         page.click("#rerun-form button")
