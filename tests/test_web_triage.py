@@ -246,7 +246,7 @@ def test_the_schedulers_panel(web: WebServer, wf: Wfsched, scheduler) -> None:
     page = web.get("/schedulers")
     assert page.status_code == 200
     assert f'data-id="{row["id"]}" data-state="live"' in page.text
-    assert f'<td class="num">{scheduler.pid}</td>' in page.text
+    assert f'data-label="pid">{scheduler.pid}</td>' in page.text
     assert "0 / 3" in page.text
     stop(scheduler)
     wait_until(lambda: not live(), 30, "the stopped scheduler to leave the panel")

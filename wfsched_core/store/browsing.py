@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, not_, select
+from sqlalchemy import ColumnElement, and_, func, not_, select
 
 from wfsched_core.base.records import Execution, StepRecord
+from wfsched_core.base.status import StepStatus
 from wfsched_core.store.base import StoreBase
 from wfsched_core.store.db.schema import workflow_execution_steps as steps_table
 from wfsched_core.store.db.schema import workflow_executions as executions
-from wfsched_core.store.rows import to_execution, to_step
+from wfsched_core.store.rows import loads, to_execution
 
 LIKE_ESCAPE = "\\"
 
@@ -58,7 +60,13 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(search: ExecutionSearch) -> list:
+def _step_record(row: Any) -> StepRecord:
+    # the same as ExecutionsMixin.steps builds (a shared rows.to_step arrives with issue 20)
+    return StepRecord(row.execution_id, row.position, row.name, StepStatus(row.status),
+                      row.started_at, row.finished_at, row.error, loads(row.result))
+
+
+def _conditions(search: ExecutionSearch) -> list[ColumnElement[bool]]:
     c = executions.c
     where = []
     if search.status:
@@ -66,7 +74,8 @@ def _conditions(search: ExecutionSearch) -> list:
     if search.workflow:
         where.append(c.workflow == search.workflow)
     if search.text:
-        matches = c.params.ilike(_like_pattern(search.text), escape=LIKE_ESCAPE)
+        matches: ColumnElement[bool] = c.params.ilike(_like_pattern(search.text),
+                                                      escape=LIKE_ESCAPE)
         if search.text_skips:
             matches = and_(matches, not_(c.workflow.in_(sorted(search.text_skips))))
         where.append(matches)
@@ -100,7 +109,7 @@ class ExecutionBrowsingMixin(StoreBase):
                  .order_by(steps_table.c.execution_id, steps_table.c.position))
         with self._read() as conn:
             for r in conn.execute(query):
-                found[int(r.execution_id)].append(to_step(r))
+                found[int(r.execution_id)].append(_step_record(r))
         return found
 
     def running_by_scheduler(self) -> dict[str, int]:

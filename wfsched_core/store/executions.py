@@ -39,7 +39,6 @@ from wfsched_core.store.rows import (
     loads,
     new_execution_values,
     to_execution,
-    to_step,
 )
 
 PENDING = ExecutionStatus.PENDING.value
@@ -569,7 +568,9 @@ class ExecutionsMixin(StoreBase):
         query = (select(steps_table).where(steps_table.c.execution_id == execution_id)
                  .order_by(steps_table.c.position))
         with self._read() as conn:
-            return [to_step(r) for r in conn.execute(query)]
+            return [StepRecord(r.execution_id, r.position, r.name, StepStatus(r.status),
+                               r.started_at, r.finished_at, r.error, loads(r.result))
+                    for r in conn.execute(query)]
 
     def count_by_status(self) -> dict[str, int]:
         """How many executions are pending and running (indexed on status)."""

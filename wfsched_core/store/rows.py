@@ -9,8 +9,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.base.errors import UnknownExecutionError
-from wfsched_core.base.records import Execution, StepRecord, utcnow
-from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.base.records import Execution, utcnow
+from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Row
@@ -59,12 +59,6 @@ def from_values(new_id: int, values: dict[str, Any]) -> Execution:
     fields["status"] = ExecutionStatus(fields["status"])
     fields["trigger"] = Trigger(fields["trigger"])
     return Execution(**fields)
-
-
-def to_step(row: Any) -> StepRecord:
-    """A row of ``workflow_execution_steps`` as a :class:`StepRecord`."""
-    return StepRecord(row.execution_id, row.position, row.name, StepStatus(row.status),
-                      row.started_at, row.finished_at, row.error, loads(row.result))
 
 
 def loads(value: str | None) -> Any:

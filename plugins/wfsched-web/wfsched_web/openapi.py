@@ -62,7 +62,7 @@ _CONTRACT = ["id", "workflow", "status", "priority", "attempt", "params", "creat
 
 def openapi_document() -> dict[str, Any]:
     """The whole document, as a JSON-ready dict."""
-    auth = [{"bearer": []}]
+    auth: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -187,7 +187,7 @@ _SEARCH_PARAMETERS = [
 ]
 
 
-def _triage_paths(auth: list[dict[str, Any]]) -> dict[str, Any]:
+def _triage_paths(auth: list[dict[str, list[str]]]) -> dict[str, Any]:
     """Re-run, the runs × steps grid and the schedulers (issue 19)."""
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     return {

@@ -7,6 +7,8 @@ same CSRF forms, the same confirmation step) so that each view can be read in on
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,10 +20,13 @@ from wfsched_web.api import api_endpoint, path_id, require_act, require_read
 from wfsched_web.inputs import InputError
 from wfsched_web.pages import error_page, execution_action, login_redirect, render
 
+if TYPE_CHECKING:
+    from wfsched_web.dashboard import Dashboard
+
 MAX_GRID_RUNS = 100
 
 
-def _dashboard(request: Request):  # noqa: ANN202 - a Dashboard
+def _dashboard(request: Request) -> Dashboard:
     return request.app.state.dashboard
 
 
