@@ -119,6 +119,9 @@ def test_operator_session_in_a_browser(page: Any, web: WebServer, wf: Wfsched, s
                "the hang execution to show running")
     page.screenshot(path=shots / "executions.png", full_page=True)
     page.locator(f'#executions tr[data-id="{hang_id}"] button:has-text("Cancel")').click()
+    page.wait_for_selector("#confirm")  # the dashboard asks first
+    assert web.execution(hang_id)["status"] == "running"
+    page.click("button:has-text('Yes, cancel')")
     page.wait_for_selector(f'.flash:has-text("Execution #{hang_id} is cancelled")')
     assert web.execution(hang_id)["status"] == "cancelled"
 

@@ -17,8 +17,9 @@ web = support.web
 
 SECRET = "sk-live-5ecr3t-value"
 READ_API = ["/api/workflows", "/api/executions", "/api/executions/{id}",
-            "/api/executions/{id}/log"]
-READ_PAGES = ["/workflows", "/executions", "/executions/{id}", "/timeline", "/timeline.svg"]
+            "/api/executions/{id}/log", "/api/workflows/noop/grid", "/api/schedulers"]
+READ_PAGES = ["/workflows", "/executions", "/executions/{id}", "/timeline", "/timeline.svg",
+              "/workflows/noop/grid", "/schedulers"]
 
 
 def _login_csrf(server: WebServer) -> str:

@@ -23,6 +23,7 @@ from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
     from wfsched_core.base.records import Execution, SchedulerRow, StepRecord, WorkflowRow
+    from wfsched_core.store.browsing import ExecutionPage, ExecutionSearch
     from wfsched_core.store.executions import Finished
     from wfsched_core.store.queries import FinishedRow, RunningRow
     from wfsched_core.store.reports import FinishReport, ReportResult, WorkerReport
@@ -218,6 +219,10 @@ class Store(Protocol):
         """Running executions, of one workflow or all."""
         ...
 
+    def running_by_scheduler(self) -> dict[str, int]:
+        """How many running executions each scheduler owns (by ``claimed_by``)."""
+        ...
+
     def running_rows(self) -> list[RunningRow]:
         """Every running execution, oldest start first."""
         ...
@@ -238,6 +243,10 @@ class Store(Protocol):
 
     def schema_revision(self) -> str | None:
         """The Alembic revision of the database, or None when it has no schema yet."""
+        ...
+
+    def search_executions(self, search: ExecutionSearch) -> ExecutionPage:
+        """The executions matching ``search``, newest first, one page, with the total."""
         ...
 
     def set_next_run(self, workflow: str, when: datetime | None) -> None:
@@ -267,6 +276,10 @@ class Store(Protocol):
 
     def steps(self, execution_id: int) -> list[StepRecord]:
         """The step records of one execution, in order."""
+        ...
+
+    def steps_of(self, execution_ids: Sequence[int]) -> dict[int, list[StepRecord]]:
+        """The recorded steps of each of ``execution_ids`` (ids without steps map to [])."""
         ...
 
     def sync_workflows(

@@ -8,6 +8,7 @@ live in this package (``base.py`` says which database can do what).
 
 from __future__ import annotations
 
+from wfsched_core.store.browsing import ExecutionBrowsingMixin
 from wfsched_core.store.catalog_sync import CatalogSyncMixin
 from wfsched_core.store.executions import Finished
 from wfsched_core.store.queries import OperationsQueriesMixin
@@ -16,7 +17,7 @@ from wfsched_core.store.schedulers import SchedulerRegistryMixin
 
 
 class SqlStore(WorkerReportsMixin, CatalogSyncMixin, SchedulerRegistryMixin,
-               OperationsQueriesMixin):
+               OperationsQueriesMixin, ExecutionBrowsingMixin):
     """wfsched's tables in one SQL database (SQLite, PostgreSQL, MySQL/MariaDB)."""
 
 

@@ -149,7 +149,9 @@ async def list_workflows(request: Request) -> JSONResponse:
 async def list_executions(request: Request) -> JSONResponse:
     require_read(request)
     where = inputs.execution_filter(request.query_params)
-    return JSONResponse(await run_in_threadpool(_dashboard(request).executions, where))
+    page = await run_in_threadpool(_dashboard(request).executions, where)
+    # the answer stays a list (as before); how many match in all is a header
+    return JSONResponse(page["executions"], headers={"X-Total-Count": str(page["total"])})
 
 
 @api_endpoint

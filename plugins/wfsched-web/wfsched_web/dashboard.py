@@ -14,6 +14,7 @@ from wfsched_core.authoring.secrets import masked_execution, secret_names
 from wfsched_core.base.execution_log import log_path
 from wfsched_core.base.records import Execution
 from wfsched_web.inputs import ExecutionFilter, TriggerRequest, plain_text
+from wfsched_web.triage import declared_steps, first_line, search, step_plan
 
 if TYPE_CHECKING:
     from wfsched_core.app import App
@@ -28,6 +29,7 @@ def execution_json(execution: Execution, *, full: bool = False) -> dict[str, Any
     """The contract fields (DESIGN.md) plus what the pages show."""
     data = execution.to_json(full=full)
     data["duration"] = execution.duration
+    data["error_line"] = first_line(execution.error)
     if not full:
         data.update(trigger=execution.trigger.value, wait_reason=execution.wait_reason,
                     cancel_requested=execution.cancel_requested)
@@ -63,16 +65,19 @@ class Dashboard:
         return masked_execution(execution, secret_names(self.hooks.catalog(),
                                                         execution.workflow))
 
-    def executions(self, where: ExecutionFilter) -> list[dict[str, Any]]:
-        rows = self.store.list_executions(status=where.status, workflow=where.workflow,
-                                          limit=where.limit)
-        return [execution_json(self.masked(e)) for e in rows]
+    def executions(self, where: ExecutionFilter) -> dict[str, Any]:
+        """One page of the executions ``where`` selects: ``executions``, ``total``,
+        ``offset``, ``limit``."""
+        return search(self, where)
 
     def execution(self, execution_id: int) -> dict[str, Any]:
-        """One execution with everything: steps, error detail. Unknown ids raise."""
+        """One execution with everything: error detail, and every step — those recorded,
+        then the ones its workflow declares that have not started (``pending``, or
+        ``not run`` once it ended). Unknown ids raise."""
         execution = self.masked(self.store.get_execution(execution_id))
         data = execution_json(execution, full=True)
-        data["steps"] = [step.to_json() for step in self.store.steps(execution_id)]
+        data["steps"] = step_plan(execution, self.store.steps(execution_id),
+                                  declared_steps(self, execution.workflow))
         return data
 
     def read_log(self, execution_id: int, offset: int | None) -> dict[str, Any]:

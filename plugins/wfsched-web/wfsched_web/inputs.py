@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from wfsched_core.base.status import ExecutionStatus
@@ -20,6 +21,9 @@ INT32 = (-(2**31), 2**31 - 1)
 MAX_ID = 2**63 - 1
 MAX_OFFSET = 2**53
 MAX_BODY_BYTES = 1024 * 1024
+MAX_PAGE_OFFSET = 10**9
+MAX_SEARCH_TEXT = 200
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 STATUSES = tuple(s.value for s in ExecutionStatus)
 
@@ -39,11 +43,24 @@ class TriggerRequest:
 
 @dataclass
 class ExecutionFilter:
-    """The filters of the executions list."""
+    """The filters of the executions list, and which page of it."""
 
     status: str | None = None
     workflow: str | None = None
     limit: int = DEFAULT_LIMIT
+    text: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    offset: int = 0
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """These filters as a query string's fields (empty ones left out), with changes."""
+        fields = {"status": self.status, "workflow": self.workflow, "q": self.text,
+                  "since": _time_text(self.since), "until": _time_text(self.until),
+                  "limit": None if self.limit == DEFAULT_LIMIT else self.limit,
+                  "offset": self.offset or None}
+        fields.update(changes)
+        return {key: str(value) for key, value in fields.items() if value not in (None, "")}
 
 
 def plain_text(name: str, value: str) -> str:
@@ -70,16 +87,53 @@ def parse_int(name: str, value: Any, low: int, high: int) -> int:
 
 
 def execution_filter(query: Any) -> ExecutionFilter:
-    """``status``, ``workflow`` and ``limit`` of a query string (empty means no filter)."""
+    """``status``, ``workflow``, ``q`` (parameter text), ``since``/``until`` (creation
+    time, UTC), ``limit`` and ``offset`` of a query string (empty means no filter)."""
     status = query.get("status") or None
     if status is not None and status not in STATUSES:
         raise InputError(f"status must be one of {', '.join(STATUSES)}")
     workflow = query.get("workflow") or None
     if workflow is not None:
         workflow = plain_text("workflow", workflow)
+    text = (query.get("q") or "").strip() or None
+    if text is not None and len(text) > MAX_SEARCH_TEXT:
+        raise InputError(f"q must be at most {MAX_SEARCH_TEXT} characters")
+    since = parse_time("since", query.get("since"))
+    until = parse_time("until", query.get("until"), end_of_day=True)
+    if since is not None and until is not None and until <= since:
+        raise InputError("until must be later than since")
     limit = query.get("limit")
     limit = DEFAULT_LIMIT if limit in (None, "") else parse_int("limit", limit, 1, MAX_LIMIT)
-    return ExecutionFilter(status=status, workflow=workflow, limit=limit)
+    offset = query.get("offset")
+    offset = 0 if offset in (None, "") else parse_int("offset", offset, 0, MAX_PAGE_OFFSET)
+    return ExecutionFilter(status=status, workflow=workflow, limit=limit,
+                           text=plain_text("q", text) if text else None, since=since,
+                           until=until, offset=offset)
+
+
+def parse_time(name: str, value: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """A UTC time written ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` (a space works too).
+
+    A bare date as an upper bound means the end of that day, so ``until=2026-11-28``
+    includes the 28th.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not _TIME.fullmatch(text):
+        raise InputError(f"{name} must be a UTC time as YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], "
+                         f"got {text[:40]!r}")
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError as exc:
+        raise InputError(f"{name}: {exc}")
+    if end_of_day and len(text) == 10:
+        moment += timedelta(days=1)
+    return moment
+
+
+def _time_text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
 
 
 def log_offset(query: Any) -> int | None:

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the JSON API (served at ``/openapi.json``).
 
-Written by hand rather than generated: the API is six routes, and a hand-kept document
+Written by hand rather than generated: the API is a dozen routes, and a hand-kept document
 says exactly what the contract is, including the error answers.
 """
 
@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from wfsched_web import __version__
-from wfsched_web.inputs import MAX_COUNT, MAX_ID, MAX_LIMIT, MAX_OFFSET, STATUSES
+from wfsched_web.inputs import (
+    MAX_COUNT,
+    MAX_ID,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_PAGE_OFFSET,
+    MAX_SEARCH_TEXT,
+    STATUSES,
+)
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -46,6 +54,7 @@ _EXECUTION_PROPERTIES: dict[str, Any] = {
     "trigger": {"type": "string"},
     "wait_reason": {"type": ["string", "null"]},
     "cancel_requested": {"type": "boolean"},
+    "error_line": {"type": ["string", "null"], "description": "the error's first line"},
 }
 _CONTRACT = ["id", "workflow", "status", "priority", "attempt", "params", "created_at",
              "started_at", "finished_at", "pid", "host", "spawner", "exit_code", "error"]
@@ -85,11 +94,15 @@ def openapi_document() -> dict[str, Any]:
                     {"name": "limit", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                                 "default": 50}},
+                    *_SEARCH_PARAMETERS,
                 ],
                 "responses": {
                     "200": {"description": "the executions", "content": {"application/json": {
                         "schema": {"type": "array",
-                                   "items": {"$ref": "#/components/schemas/Execution"}}}}},
+                                   "items": {"$ref": "#/components/schemas/Execution"}}}},
+                            "headers": {"X-Total-Count": {
+                                "description": "how many executions match in all",
+                                "schema": {"type": "integer"}}}},
                     "401": _error("reading needs the token on this address"),
                     "422": _error("a malformed filter"),
                 },
@@ -148,11 +161,97 @@ def openapi_document() -> dict[str, Any]:
                     "409": _error("the execution has already ended"),
                 },
             }},
+            **_triage_paths(auth),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": _schemas(),
         },
+    }
+
+
+_SEARCH_PARAMETERS = [
+    {"name": "q", "in": "query", "required": False,
+     "description": "text the parameters contain (case-insensitive; not searched in "
+                    "workflows that declare secret_params)",
+     "schema": {"type": "string", "maxLength": MAX_SEARCH_TEXT}},
+    {"name": "since", "in": "query", "required": False,
+     "description": "created at or after (UTC): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]",
+     "schema": {"type": "string"}},
+    {"name": "until", "in": "query", "required": False,
+     "description": "created before (UTC); a bare date includes that day",
+     "schema": {"type": "string"}},
+    {"name": "offset", "in": "query", "required": False,
+     "description": "how many matching executions to skip (paging)",
+     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE_OFFSET, "default": 0}},
+]
+
+
+def _triage_paths(auth: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """Re-run, the runs × steps grid and the schedulers (issue 19)."""
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/api/executions/{id}/rerun": {"post": {
+            "operationId": "rerunExecution",
+            "summary": "Queue a finished execution again with its parameters (a failed or "
+                       "cancelled one as its next attempt)",
+            "security": auth,
+            "parameters": [_ID],
+            "responses": {
+                "201": _json("#/components/schemas/Rerun", "the new execution"),
+                "401": _error("no token sent"),
+                "403": _error("wrong token, or acting is disabled"),
+                "404": _error("no execution with this id, or its workflow is gone"),
+                "409": _error("the execution has not finished"),
+            },
+        }},
+        "/api/workflows/{name}/grid": {"get": {
+            "operationId": "workflowGrid",
+            "summary": "The workflow's recent runs × its steps",
+            "parameters": [name, {"name": "limit", "in": "query", "required": False,
+                                  "schema": {"type": "integer", "minimum": 1,
+                                             "maximum": 100, "default": 25}}],
+            "responses": {
+                "200": _json("#/components/schemas/Grid", "runs, oldest first"),
+                "401": _error("reading needs the token on this address"),
+                "404": _error("no such workflow"),
+                "422": _error("a malformed limit"),
+            },
+        }},
+        "/api/schedulers": {"get": {
+            "operationId": "listSchedulers",
+            "summary": "Schedulers that have not signed off: live or dead by heartbeat",
+            "responses": {
+                "200": {"description": "the schedulers", "content": {"application/json": {
+                    "schema": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Scheduler"}}}}},
+                "401": _error("reading needs the token on this address"),
+            },
+        }},
+    }
+
+
+def _triage_schemas() -> dict[str, Any]:
+    return {
+        "Rerun": {"type": "object", "required": ["id", "source", "attempt"], "properties": {
+            "id": {"type": "integer"}, "source": {"type": "integer"},
+            "attempt": {"type": "integer"}, "retry_of": {"type": ["integer", "null"]}}},
+        "Grid": {"type": "object", "required": ["workflow", "steps", "runs"], "properties": {
+            "workflow": {"type": "string"}, "total": {"type": "integer"},
+            "steps": {"type": "array", "items": {"type": "string"}},
+            "runs": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "status": {"type": "string"},
+                "attempt": {"type": "integer"}, "created_at": _TIME,
+                "duration": {"type": ["number", "null"]},
+                "error": {"type": ["string", "null"]},
+                "steps": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
+        "Scheduler": {"type": "object", "required": ["id", "state"], "properties": {
+            "id": {"type": "string"}, "state": {"type": "string", "enum": ["live", "dead"]},
+            "host": {"type": "string"}, "pid": {"type": "integer"}, "started_at": _TIME,
+            "heartbeat_at": _TIME, "heartbeat_age": {"type": "number"},
+            "version": {"type": "string"}, "stopped_at": _TIME,
+            "max_concurrent": {"type": ["integer", "null"]},
+            "slots": {"type": ["integer", "null"]}, "running": {"type": "integer"}}},
     }
 
 
@@ -192,6 +291,7 @@ def _schemas() -> dict[str, Any]:
             "params": {"type": "object"}}},
         "TriggerResponse": {"type": "object", "required": ["ids"], "properties": {
             "ids": {"type": "array", "items": {"type": "integer"}}}},
+        **_triage_schemas(),
         "LogChunk": {"type": "object", "properties": {
             "execution_id": {"type": "integer"}, "status": {"type": "string"},
             "offset": {"type": "integer"}, "next_offset": {"type": "integer"},

@@ -8,6 +8,7 @@ JSON API. Acting from a page takes a login session and a CSRF token in the form.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
@@ -141,11 +142,23 @@ async def executions_page(request: Request) -> Response:
         where = inputs.execution_filter(request.query_params)
     except InputError as exc:
         where, error = inputs.ExecutionFilter(), str(exc)
-    rows = await run_in_threadpool(dashboard.executions, where)
+    found = await run_in_threadpool(dashboard.executions, where)
     return render(request, "executions.html", {
-        "page": "executions", "executions": rows, "where": where, "error": error,
-        "statuses": inputs.STATUSES, "workflow_names": dashboard.workflow_names()},
+        "page": "executions", "executions": found["executions"], "total": found["total"],
+        "where": where, "error": error, "statuses": inputs.STATUSES,
+        "workflow_names": dashboard.workflow_names(), "pages": paging(where, found["total"])},
         422 if error else 200)
+
+
+def paging(where: inputs.ExecutionFilter, total: int) -> dict[str, Any]:
+    """"N–M of T" and the links to the previous and next pages of the list."""
+    shown_to = min(where.offset + where.limit, total)
+    previous = (f"/executions?{urlencode(where.query(offset=max(where.offset - where.limit, 0) or None))}"
+                if where.offset > 0 else None)
+    following = (f"/executions?{urlencode(where.query(offset=where.offset + where.limit))}"
+                 if where.offset + where.limit < total else None)
+    return {"first": where.offset + 1 if shown_to else 0, "last": shown_to, "total": total,
+            "previous": previous, "next": following}
 
 
 async def execution_page(request: Request) -> Response:
@@ -203,21 +216,56 @@ async def trigger_form(request: Request) -> Response:
     return redirect("/executions", f"Queued {len(ids)} {noun} of {name}: {shown}")
 
 
-async def cancel_form(request: Request) -> Response:
-    form, refusal = await _acting_form(request)
-    if refusal is not None:
-        return refusal
+async def confirmation(request: Request, form: Any, action: str) -> Response | None:
+    """The page that asks "really?" before ``action`` (cancel, rerun) on an execution, or
+    None when the form already carries the answer (``confirm=yes``).
+
+    A server-side step rather than a script's ``confirm()``: it works without JavaScript,
+    and the API (bearer token only) is for callers that already decided.
+    """
+    if form.get("confirm") == "yes":
+        return None
     execution_id = request.path_params["id"]
-    back = safe_next(_field(form, "next"))
     try:
         if execution_id > inputs.MAX_ID:
             raise InputError("no such execution")
-        result = await run_in_threadpool(_dashboard(request).cancel, execution_id)
-    except InputError:
+        execution = await run_in_threadpool(_dashboard(request).execution, execution_id)
+    except (InputError, WfschedError):
         return error_page(request, 404, f"There is no execution #{execution_id}.")
+    return render(request, "confirm.html", {
+        "page": "executions", "action": action, "execution": execution,
+        "next": safe_next(_field(form, "next"), f"/executions/{execution_id}")})
+
+
+async def execution_action(request: Request, action: str, act: Callable[[int], Any],
+                           done: Callable[[int, Any], tuple[str | None, str]],
+                           back_default: str | None = None) -> Response:
+    """An acting form on one execution (cancel, rerun): the CSRF token and the session,
+    the confirmation step, ``act(id)`` in the thread pool, then a redirect with the
+    message ``done(id, result)`` gives (to its location, or back where the form was)."""
+    form, refusal = await _acting_form(request)
+    if refusal is not None:
+        return refusal
+    asked = await confirmation(request, form, action)
+    if asked is not None:
+        return asked
+    execution_id = request.path_params["id"]
+    back = safe_next(_field(form, "next"), back_default or "/executions")
+    if execution_id > inputs.MAX_ID:
+        return error_page(request, 404, f"There is no execution #{execution_id}.")
+    try:
+        result = await run_in_threadpool(act, execution_id)
     except WfschedError as exc:
-        return redirect(back, f"Could not cancel #{execution_id}: {exc}")
-    return redirect(back, f"Execution #{execution_id} is {result['status']}.")
+        verb = "re-run" if action == "rerun" else action
+        return redirect(back, f"Could not {verb} #{execution_id}: {exc}")
+    location, message = done(execution_id, result)
+    return redirect(location or back, message)
+
+
+async def cancel_form(request: Request) -> Response:
+    return await execution_action(
+        request, "cancel", _dashboard(request).cancel,
+        lambda execution_id, result: (None, f"Execution #{execution_id} is {result['status']}."))
 
 
 # --- logging in ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ function duration(seconds) {
 }
 
 function badge(status) {
-  return el("span", {class: "badge s-" + status, text: status});
+  return el("span", {class: "badge s-" + status.replace(/ /g, "-"), text: status});
 }
 
 function csrf() {
@@ -46,11 +46,20 @@ async function getJSON(url) {
   return response.json();
 }
 
-function cancelForm(id, next, extraClass) {
-  return el("form", {method: "post", action: "/executions/" + id + "/cancel", class: "inline"}, [
+// Cancel while pending or running, Retry once failed or cancelled, Re-run once completed;
+// each leads to the server's confirmation page.
+function actionLabel(status) {
+  if (ACTIVE.includes(status)) return "Cancel";
+  return ["failed", "cancelled"].includes(status) ? "Retry" : "Re-run";
+}
+
+function actionForm(e, next) {
+  const action = ACTIVE.includes(e.status) ? "cancel" : "rerun";
+  return el("form", {method: "post", action: "/executions/" + e.id + "/" + action, class: "inline"}, [
     el("input", {type: "hidden", name: "csrf", value: csrf()}),
     el("input", {type: "hidden", name: "next", value: next}),
-    el("button", {type: "submit", class: "danger " + (extraClass || ""), text: "Cancel"}),
+    el("button", {type: "submit", class: (action === "cancel" ? "danger " : "") + "small",
+                  text: actionLabel(e.status)}),
   ]);
 }
 
@@ -60,14 +69,18 @@ function executionRow(e) {
   const params = Object.entries(e.params || {}).map(([k, v]) => k + "=" + v).join(" ");
   const here = location.pathname + location.search;
   const actions = el("td", {class: "actions"});
-  if (canAct() && ACTIVE.includes(e.status)) actions.append(cancelForm(e.id, here, "small"));
+  if (canAct()) actions.append(actionForm(e, here));
+  const workflow = el("td", {class: "workflow", text: e.workflow});
+  if (e.error_line && ["failed", "cancelled"].includes(e.status)) {
+    workflow.append(el("div", {class: "error-line small", title: e.error_line, text: e.error_line}));
+  }
   return el("tr", {"data-id": e.id, "data-status": e.status}, [
     el("td", {class: "num"}, [el("a", {href: "/executions/" + e.id, text: String(e.id)})]),
-    el("td", {text: e.workflow}),
+    workflow,
     el("td", {}, [badge(e.status)]),
-    el("td", {class: "num", text: String(e.attempt)}),
-    el("td", {text: e.host || "—"}),
-    el("td", {class: "num", text: e.pid ? String(e.pid) : "—"}),
+    el("td", {class: "num opt", text: String(e.attempt)}),
+    el("td", {class: "opt", text: e.host || "—"}),
+    el("td", {class: "num opt", text: e.pid ? String(e.pid) : "—"}),
     el("td", {class: "nowrap", text: when(e.started_at)}),
     el("td", {class: "num nowrap", text: duration(e.duration)}),
     el("td", {class: "params small", text: params}),
@@ -81,18 +94,32 @@ function startExecutionsPage() {
   const updated = document.getElementById("updated");
   const empty = document.getElementById("no-rows");
   const filters = document.getElementById("filters");
+  const offset = document.getElementById("offset");
+  const shown = document.getElementById("shown");
+  const total = document.getElementById("total");
+  // The list as the page was loaded: a changed filter that was not searched yet must not
+  // change what the live refresh shows under the old "N of M".
+  const query = new URLSearchParams(location.search);
+  for (const [key, value] of [...query.entries()]) if (!value) query.delete(key);
+  filters.addEventListener("submit", () => { offset.value = "0"; });
   for (const select of filters.querySelectorAll("select")) {
-    select.addEventListener("change", () => filters.submit());
+    select.addEventListener("change", () => filters.requestSubmit());
   }
   async function refresh() {
     if (document.hidden) return;
-    const query = new URLSearchParams(new FormData(filters));
-    for (const [key, value] of [...query.entries()]) if (!value) query.delete(key);
     try {
-      const rows = await getJSON("/api/executions?" + query.toString());
-      // Keep a row whose Cancel button has focus: replacing it would swallow the click.
+      const response = await fetch("/api/executions?" + query.toString(),
+                                   {credentials: "same-origin", headers: {Accept: "application/json"}});
+      if (!response.ok) throw new Error("answered " + response.status);
+      const rows = await response.json();
+      // Keep a row whose button has focus: replacing it would swallow the click.
       if (table.contains(document.activeElement)) return;
       table.replaceChildren(...rows.map(executionRow));
+      const count = Number(response.headers.get("X-Total-Count") || rows.length);
+      const first = Number(query.get("offset") || 0) + 1;
+      total.textContent = String(count);
+      shown.textContent = rows.length ? first + "–" + (first + rows.length - 1) + " of " + count
+                                      : "0 of " + count;
       empty.hidden = rows.length > 0;
       live.classList.remove("stale");
       updated.textContent = "live · " + new Date().toISOString().slice(11, 19) + " UTC";
@@ -117,7 +144,9 @@ function startExecutionPage() {
   function renderSteps(steps) {
     const body = document.querySelector("#steps tbody");
     if (!steps.length) return;
-    body.replaceChildren(...steps.map((s) => el("tr", {}, [
+    body.replaceChildren(...steps.map((s) => el("tr", {
+      "data-step": s.name, "data-status": s.status, class: s.started_at ? null : "not-started",
+    }, [
       el("td", {class: "num", text: String(s.position)}),
       el("td", {text: s.name}),
       el("td", {}, [badge(s.status)]),
@@ -135,6 +164,11 @@ function startExecutionPage() {
     document.getElementById("finished").textContent = when(e.finished_at);
     document.getElementById("duration").textContent = duration(e.duration);
     document.getElementById("where").textContent = (e.host || "—") + " / " + (e.pid || "—");
+    document.getElementById("spawner").textContent = e.spawner || "—";
+    document.getElementById("claimed-by").textContent = e.claimed_by || "—";
+    document.getElementById("heartbeat").textContent = when(e.heartbeat_at);
+    document.getElementById("waiting-box").hidden = !e.wait_reason;
+    document.getElementById("waiting").textContent = e.wait_reason || "";
     document.getElementById("exit-code").textContent = e.exit_code ?? "—";
     document.getElementById("error-box").hidden = !e.error;
     document.getElementById("error").textContent = e.error || "";
@@ -142,9 +176,12 @@ function startExecutionPage() {
     traceback.hidden = !e.error_detail;
     traceback.textContent = e.error_detail || "";
     renderSteps(e.steps);
-    if (!ACTIVE.includes(e.status)) {
-      const form = document.getElementById("cancel-form");
-      if (form) form.remove();
+    const cancel = document.getElementById("cancel-form");
+    const rerun = document.getElementById("rerun-form");
+    if (cancel) cancel.hidden = !ACTIVE.includes(e.status);
+    if (rerun) {
+      rerun.hidden = ACTIVE.includes(e.status);
+      document.getElementById("rerun-button").textContent = actionLabel(e.status);
     }
   }
 
@@ -195,9 +232,32 @@ function startTimelinePage() {
   setInterval(refresh, 3000);
 }
 
+// --- the grid and the schedulers: the page itself, fetched again -----------------------
+
+function refreshFragment(id, seconds) {
+  async function refresh() {
+    if (document.hidden) return;
+    const live = document.getElementById("live");
+    try {
+      const response = await fetch(location.pathname + location.search, {credentials: "same-origin"});
+      if (!response.ok) throw new Error("answered " + response.status);
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = doc.getElementById(id);
+      const box = document.getElementById(id);
+      if (fresh && box && !box.contains(document.activeElement)) box.replaceWith(document.importNode(fresh, true));
+      if (live) live.classList.remove("stale");
+    } catch (err) {
+      if (live) live.classList.add("stale");
+    }
+  }
+  setInterval(refresh, seconds * 1000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "executions" && document.getElementById("executions")) startExecutionsPage();
   if (page === "executions" && document.getElementById("execution")) startExecutionPage();
   if (page === "timeline") startTimelinePage();
+  if (document.getElementById("grid-box")) refreshFragment("grid-box", 3);
+  if (page === "schedulers") refreshFragment("schedulers-box", 3);
 });
