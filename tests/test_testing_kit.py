@@ -88,6 +88,46 @@ class HoldEverything:
         return "held by the test's admission plugin"
 
 
+class ChildSpawner:
+    """A spawn strategy that starts the worker command it is given as a plain child."""
+
+    name = "test-child"
+    sees_process = True
+    survives_scheduler = False
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def check_available(self) -> None:
+        pass
+
+    def start(self, request):
+        from wfsched_core.base.execution_log import open_for_worker
+        from wfsched_core.framework.spawning import WorkerHandle
+
+        with open_for_worker(request.log_path) as log_file:
+            process = subprocess.Popen(request.argv, env=request.env, stdout=log_file,
+                                       stderr=subprocess.STDOUT)
+        return WorkerHandle(self.name, {"pid": process.pid}, pid=process.pid, process=process)
+
+    def poll(self, handle):
+        from wfsched_core.framework.spawning import Liveness, WorkerState
+
+        code = handle.process.poll()
+        return WorkerState(Liveness.ALIVE) if code is None else \
+            WorkerState(Liveness.EXITED, code, f"exited with code {code}")
+
+    def stop(self, handle, grace) -> None:
+        handle.process.terminate()
+        handle.process.wait(grace)
+
+
+class ChildSpawnerPlugin:
+    @hookimpl
+    def wfsched_spawners(self, registry):
+        registry.add("test-child", ChildSpawner)
+
+
 # --- run_workflow ------------------------------------------------------------------------
 
 
@@ -212,6 +252,17 @@ def test_wfsched_run_with_an_admission_plugin_leaves_the_work_held(wfsched_run,
     runs = wfsched_run(Greeting, {"name": "x"})
     assert [r.status for r in runs] == [ExecutionStatus.PENDING]
     assert runs[0].execution.wait_reason == "held by the test's admission plugin"
+
+
+def test_wfsched_run_with_a_spawner_plugin_whose_worker_writes_itself(wfsched_run,
+                                                                     wfsched_plugins) -> None:
+    """A spawner's worker is ``wfsched execute ID``, a process with plugins of its own:
+    it finds the test's workflow class (``WFSCHED_EXTRA_PLUGINS``) and runs it."""
+    wfsched_plugins.add_plugin(ChildSpawnerPlugin())
+    (run,) = wfsched_run(Greeting, {"name": "Ada"}, spawner="test-child")
+    run.assert_completed()
+    assert run.execution.spawner == "test-child"
+    assert run.results["shout"] == "HELLO ADA"
 
 
 def test_wfsched_run_refuses_a_class_a_worker_cannot_import(wfsched_run) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from types import ModuleType
 from typing import Any
 
 from wfsched_core.testing.plugins import TestPlugins
@@ -40,13 +41,13 @@ def run_scheduler_once(plugins: TestPlugins,
     app.creates_database = True
     try:
         for name, params in names:
-            queue_execution(app, name, params)
+            queue_execution(app, name, params)  # builds this process's plugins first
         options = SchedulerOptions.from_settings(
             app.settings, once=True, max_concurrent=max_concurrent, spawner=spawner,
             poll_interval=min(TEST_POLL_INTERVAL,
                               float(app.settings.scheduler_option("poll_interval"))),
             wait_held=wait_held)
-        with _workers_see_sys_path():
+        with _workers_see(plugins):
             Scheduler(app.store, app.hooks, app.settings, options).run()
         app.hooks.flush(EVENT_FLUSH_SECONDS)
         return [WorkflowRun.from_records(execution, app.store.steps(execution.id),
@@ -73,20 +74,43 @@ def _check_importable(plugins: TestPlugins) -> None:
                 "a module (run_workflow runs it in this process, without that limit)")
 
 
-class _workers_see_sys_path:  # noqa: N801 - used as a context manager, like a function
-    """PYTHONPATH set to this process's ``sys.path`` while the scheduler runs, so that its
-    workers (and the fork server) import what the test imported: the test module and its
-    workflow classes, from wherever pytest put them on ``sys.path``."""
+class _workers_see:  # noqa: N801 - used as a context manager, like a function
+    """The environment of the scheduler's children while it runs: PYTHONPATH set to this
+    process's ``sys.path``, so that its workers (and the fork server) import what the test
+    imported (the test module, from wherever pytest put it); and the test's workflows and
+    importable plugins named for a worker that builds its own plugin manager
+    (``wfsched execute``, see ``env_plugins.py``)."""
+
+    def __init__(self, plugins: TestPlugins) -> None:
+        import json
+
+        from wfsched_core.framework.plugin_manager import ENV_EXTRA_PLUGINS
+        from wfsched_core.testing.env_plugins import ENV_TEST_WORKFLOWS
+        from wfsched_core.worker.plan import class_target
+
+        entries = [p for p in sys.path if p and os.path.isdir(p)]
+        if os.environ.get("PYTHONPATH"):
+            entries.append(os.environ["PYTHONPATH"])
+        references = ["test.workflows=wfsched_core.testing.env_plugins"]
+        for name, plugin in plugins.plugins.items():
+            reference = plugin.__name__ if isinstance(plugin, ModuleType) \
+                else class_target(type(plugin))
+            if reference:
+                references.append(f"{name}={reference}")
+        self.values = {
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys(entries)),
+            ENV_EXTRA_PLUGINS: ",".join(references),
+            ENV_TEST_WORKFLOWS: json.dumps({name: class_target(cls) for name, cls
+                                            in plugins.workflows.items()}),
+        }
 
     def __enter__(self) -> None:
-        self.saved = os.environ.get("PYTHONPATH")
-        entries = [p for p in sys.path if p and os.path.isdir(p)]
-        if self.saved:
-            entries.append(self.saved)
-        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
+        self.saved = {key: os.environ.get(key) for key in self.values}
+        os.environ.update(self.values)
 
     def __exit__(self, *exc: object) -> None:
-        if self.saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = self.saved
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
