@@ -2,13 +2,16 @@
 
 The slow test does what the generated README tells an author to do, in a fresh virtualenv
 (no site packages of the test environment): the core installed from this checkout with
-pip, then the three generated packages (one of each kind, in one virtualenv to keep it
-short) with their test extra; then each package's generated tests run with its pytest.
+pip, then the three generated packages (one of each kind) with their test extra; then each
+package's generated tests run with its pytest. The three packages of the tutorial
+(docs/writing-plugins.md), assembled from its code blocks, go through the same virtualenv
+(one for all six, to keep it short): the tutorial's code is tested as written.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,15 +99,63 @@ def _author_env(home: Path) -> dict[str, str]:
     return env
 
 
+TUTORIAL = REPO / "docs" / "writing-plugins.md"
+# a code block whose first line is "# wfsched-NAME/PATH" is that file of that package
+_BLOCK = re.compile(r"```(?:python|toml)\n# (wfsched-[a-z]+)/(\S+)\n(.*?)```", re.S)
+_PLUGIN_TOML = re.compile(r'\[project.entry-points."wfsched.plugins"\]\n(\S+ = "\S+")')
+
+
+def tutorial_packages(into: Path) -> list[Path]:
+    """The tutorial's packages, written from its code blocks: the workflow package's
+    pyproject is shown whole; each plugin's is that one with the plugin's name and the
+    entry-point line the tutorial gives it."""
+    text = TUTORIAL.read_text()
+    written: dict[str, Path] = {}
+    for dist, relative, body in _BLOCK.findall(text):
+        path = into / dist / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+        written[dist] = into / dist
+        (into / dist / dist.replace("-", "_")).mkdir(exist_ok=True)
+        (into / dist / dist.replace("-", "_") / "__init__.py").touch()
+    base = (written["wfsched-reports"] / "pyproject.toml").read_text()
+    entry_points = [line for line in _PLUGIN_TOML.findall(text)]
+    entry_points += re.findall(r'its entry\s+point `(wfsched-maintenance = "\S+")`', text)
+    for line in entry_points:
+        dist = line.split(" = ")[0]
+        project = base.replace("wfsched-reports", dist).replace(
+            "wfsched_reports", dist.replace("-", "_"))
+        project = re.sub(r'\[project.entry-points."wfsched.workflows"\]\n.*\n',
+                         f'[project.entry-points."wfsched.plugins"]\n{line}\n', project)
+        (written[dist] / "pyproject.toml").write_text(project)
+    assert sorted(written) == ["wfsched-chatops", "wfsched-maintenance", "wfsched-reports"]
+    return sorted(written.values())
+
+
+def test_the_tutorial_code_blocks_make_three_packages(tmp_path: Path) -> None:
+    for package in tutorial_packages(tmp_path):
+        pyproject = tomllib.loads((package / "pyproject.toml").read_text())
+        assert pyproject["project"]["name"] == package.name
+        (group,) = pyproject["project"]["entry-points"]
+        (target,) = pyproject["project"]["entry-points"][group].values()
+        module = target.partition(":")[0]
+        assert (package / Path(*module.split("."))).with_suffix(".py").is_file(), target
+        assert list((package / "tests").glob("test_*.py"))
+
+
 @pytest.mark.slow
-def test_generated_packages_pass_their_own_tests_in_a_fresh_venv(tmp_path: Path) -> None:
+def test_generated_and_tutorial_packages_pass_their_tests_in_a_fresh_venv(tmp_path: Path,
+                                                                         ) -> None:
+    packages = []
     for kind in KINDS:
         assert wfsched_new(kind, f"demo-{kind}", cwd=tmp_path).returncode == 0
+        packages.append(tmp_path / f"demo-{kind}")
+    packages += tutorial_packages(tmp_path / "tutorial")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    capture_output=True, timeout=120)
     python = venv / "bin" / "python"
-    editable = [arg for kind in KINDS for arg in ("-e", f"{tmp_path / f'demo-{kind}'}[test]")]
+    editable = [arg for package in packages for arg in ("-e", f"{package}[test]")]
     # the build backend once, then no isolated build environment per package (four fewer)
     installed = _pip(python, "install", "--quiet", "setuptools>=68")
     if installed.returncode == 0:
@@ -117,9 +168,10 @@ def test_generated_packages_pass_their_own_tests_in_a_fresh_venv(tmp_path: Path)
         pytest.fail(message)
     author_home = tmp_path / "author-home"
     author_home.mkdir()
-    for kind in KINDS:
+    for package in packages:
         result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                                cwd=tmp_path / f"demo-{kind}", env=_author_env(author_home),
+                                cwd=package, env=_author_env(author_home),
                                 capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"{kind}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+        assert result.returncode == 0, \
+            f"{package.name}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
         assert " passed" in result.stdout and "failed" not in result.stdout

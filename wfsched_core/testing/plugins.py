@@ -68,12 +68,24 @@ class TestPlugins:
     def extra_plugins(self) -> tuple[tuple[str, object], ...]:
         """``(name, plugin)`` pairs for ``get_plugin_manager(extra_plugins=...)``."""
         extra: list[tuple[str, object]] = []
-        if self.workflows:
-            extra.append(("test.workflows", _WorkflowsPlugin(dict(self.workflows))))
+        workflows = _not_installed(self.workflows)
+        if workflows:
+            extra.append(("test.workflows", _WorkflowsPlugin(workflows)))
         if self.stand_ins:
             extra.append(("test.stand-ins", _StandInsPlugin(sorted(self.stand_ins))))
         extra.extend(self.plugins.items())
         return tuple(extra)
+
+
+def _not_installed(workflows: dict[str, type]) -> dict[str, type]:
+    """The workflows an installed entry point does not already announce under the same
+    name (a package's own test of its own class: announced once, not twice)."""
+    from importlib.metadata import entry_points
+
+    installed = {(ep.name, ep.value.replace(" ", ""))
+                 for ep in entry_points(group="wfsched.workflows")}
+    return {name: cls for name, cls in workflows.items()
+            if (name, f"{cls.__module__}:{cls.__qualname__}") not in installed}
 
 
 class _WorkflowsPlugin:
