@@ -168,10 +168,15 @@ def test_generated_and_tutorial_packages_pass_their_tests_in_a_fresh_venv(tmp_pa
         pytest.fail(message)
     author_home = tmp_path / "author-home"
     author_home.mkdir()
-    for package in packages:
-        result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                                cwd=package, env=_author_env(author_home),
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, \
-            f"{package.name}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
-        assert " passed" in result.stdout and "failed" not in result.stdout
+    # the six suites at once: much of each is waiting (interpreter start, a scheduler's
+    # worker processes), not computing
+    running = [(package, subprocess.Popen(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package,
+        env=_author_env(author_home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)) for package in packages]
+    failures = []
+    for package, process in running:
+        output, _ = process.communicate(timeout=900)
+        if process.returncode != 0 or " passed" not in output or "failed" in output:
+            failures.append(f"{package.name} (exit {process.returncode}):\n{output[-4000:]}")
+    assert not failures, "\n\n".join(failures)
