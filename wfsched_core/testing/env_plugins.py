@@ -22,7 +22,9 @@ ENV_TEST_WORKFLOWS = "WFSCHED_TEST_WORKFLOWS"
 
 @hookimpl
 def wfsched_workflows(registry: WorkflowRegistrar) -> None:
+    from functools import partial
+
     from wfsched_core.worker.plan import import_target
 
     for name, target in json.loads(os.environ.get(ENV_TEST_WORKFLOWS) or "{}").items():
-        registry.add_lazy(name, lambda t=target: import_target(t), f"test ({target})")
+        registry.add_lazy(name, partial(import_target, target), f"test ({target})")
