@@ -21,8 +21,11 @@ class App:
     """What a command needs, each part built the first time it is asked for."""
 
     def __init__(self, database_url: str | None = None, config_file: str | None = None,
-                 verbosity: int = 0) -> None:
+                 verbosity: int = 0, *,
+                 extra_plugins: tuple[tuple[str, object], ...] = ()) -> None:
         self.database_url = database_url
+        # (name, plugin) registered without an entry point: the testing kit's way in
+        self.extra_plugins = extra_plugins
         self.config_file = config_file
         self.verbosity = verbosity
         # Only commands that write (scheduler, trigger) create a missing SQLite database;
@@ -37,7 +40,7 @@ class App:
     def plugin_manager(self) -> WfschedPluginManager:
         from wfsched_core.framework.plugin_manager import get_plugin_manager
 
-        return get_plugin_manager(self.settings)
+        return get_plugin_manager(self.settings, extra_plugins=self.extra_plugins)
 
     @cached_property
     def hooks(self) -> PluginHooks:

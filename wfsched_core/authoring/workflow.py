@@ -26,11 +26,17 @@ def step(function: F) -> F:
 class StepContext:
     """What a step receives: parameters, identity of the run and the results so far."""
 
+    #: the execution's parameters (``trigger --param K=V``: strings; JSON values as given)
     params: dict[str, Any]
+    #: the id ``wfsched trigger`` printed
     execution_id: int
+    #: 1 for the first try
     attempt: int
+    #: a logger whose records go to the execution's log
     log: logging.Logger
+    #: what the earlier steps returned, by step name
     results: dict[str, Any] = field(default_factory=dict)
+    #: the workflow's name
     workflow: str = ""
     #: read-only, by workflow name: the run whose completion queued this one and the latest
     #: completed run of each other ``depends_on`` workflow (empty unless a dependency
@@ -42,24 +48,41 @@ class StepContext:
 class Workflow:
     """Base class of every workflow. Subclass it, add ``@step`` methods, set attributes."""
 
+    #: the name it is known by (the entry-point name is what counts for an installed one)
     name: ClassVar[str | None] = None
+    #: one line for listings (default: the first line of the class docstring)
     description: ClassVar[str | None] = None
+    #: when it runs by itself: a cron expression (``"0 2 * * *"``, ``"@hourly"``)
     schedule: ClassVar[str | None] = None
+    #: the time zone the schedule is read in (an IANA name)
     timezone: ClassVar[str] = "UTC"
+    #: missed scheduled runs after a pause or downtime: run all, the latest, or none
     catchup: ClassVar[str] = "latest"
+    #: seconds after its scheduled time a run may still start; later it is skipped
     start_deadline: ClassVar[float | None] = None
+    #: at most this many executions of it run at once (all schedulers together)
     concurrency: ClassVar[int | None] = None
+    #: a scheduled run while one still runs: start it (allow), skip it, or replace the old
     overlap: ClassVar[str] = "allow"
+    #: higher is claimed first when slots are scarce
     priority: ClassVar[int] = 0
+    #: further attempts after a failure
     retries: ClassVar[int] = 0
+    #: seconds before the first retry
     retry_delay: ClassVar[float] = 0.0
+    #: each further retry waits this many times longer
     retry_backoff: ClassVar[float] = 1.0
+    #: seconds an execution may run before its process tree is stopped (failed)
     timeout: ClassVar[float | None] = None
+    #: workflows whose completed runs queue a run of this one (``ctx.upstream``)
     depends_on: ClassVar[tuple[str, ...] | list[str]] = ()
+    #: the queue its executions go to (``scheduler --queue NAME`` claims it)
     queue: ClassVar[str | None] = None
+    #: the spawn strategy of its workers (default: the scheduler's)
     spawner: ClassVar[str | None] = None
+    #: the OS scheduling priority of its worker process
     nice: ClassVar[int | None] = None
-    # parameters stored as given but shown masked (CLI, dashboard, notifications, logs)
+    #: parameters stored as given but shown masked (CLI, dashboard, notifications, logs)
     secret_params: ClassVar[tuple[str, ...] | list[str]] = ()
 
     @classmethod

@@ -22,6 +22,22 @@ ENV_CONFIG = "WFSCHED_CONFIG"
 ENV_DISABLE_PLUGINS = "WFSCHED_DISABLE_PLUGINS"
 ENV_STRICT_PLUGINS = "WFSCHED_STRICT_PLUGINS"
 
+# The top-level keys and tables of wfsched.toml that wfsched and its bundled plugins own,
+# and what each holds (docs/plugin-reference.md is generated from this). A plugin's own
+# settings go in [plugins.NAME] (NAME: its plugin name, as `wfsched plugins list` shows
+# it), a notifier's in [notify.NAME], a spawn strategy's in [spawner.NAME].
+RESERVED_TABLES: dict[str, str] = {
+    "database_url": "the database URL (a key, not a table; better: WFSCHED_DATABASE_URL)",
+    "home": "WFSCHED_HOME (a key, not a table)",
+    "scheduler": "the scheduler's settings (max_concurrent, poll_interval, ...)",
+    "workflows": "[workflows.NAME]: a workflow's attributes, overridden",
+    "plugins": "disable = [...] blocks plugins; [plugins.NAME] is plugin NAME's own table",
+    "notify": "[notify.NAME]: the notifiers (webhook, email, ... and a plugin notifier's)",
+    "spawner": "[spawner.NAME]: a spawn strategy's own settings",
+    "admission": "the built-in resource admission (hold work while the host is busy)",
+    "web": "the dashboard plugin (wfsched-web)",
+}
+
 # Keys of the [scheduler] table and their defaults.
 SCHEDULER_DEFAULTS: dict[str, Any] = {
     "max_concurrent": 5,
@@ -45,11 +61,17 @@ SCHEDULER_DEFAULTS: dict[str, Any] = {
 class Settings:
     """Everything a process needs to know about its installation, resolved once."""
 
+    #: ``WFSCHED_HOME``: the default SQLite database, ``logs/ID.log``, plugin state
     home: Path
+    #: the database URL in force (a secret: show it masked, never log it)
     database_url: str
+    #: the ``wfsched.toml`` read, None when there is none
     config_path: Path | None = None
+    #: that file's contents; read a plugin's own table with ``section("plugins.NAME")``
     data: dict[str, Any] = field(default_factory=dict)
+    #: plugin names blocked (``[plugins] disable`` and ``WFSCHED_DISABLE_PLUGINS``)
     disabled_plugins: tuple[str, ...] = ()
+    #: ``WFSCHED_STRICT_PLUGINS``: a broken plugin is an error instead of a warning
     strict_plugins: bool = False
 
     def section(self, dotted: str) -> dict[str, Any]:

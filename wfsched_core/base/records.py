@@ -45,9 +45,13 @@ class Upstream:
 
     ``results``: the upstream's steps' recorded results by step name, read-only."""
 
+    #: the upstream run's execution id
     execution_id: int
+    #: its workflow's name
     workflow: str
+    #: its status (``completed`` for every run a dependency is queued after)
     status: str
+    #: its steps' recorded results by step name, read-only
     results: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self) -> dict[str, Any]:
@@ -73,31 +77,57 @@ def upstream_mapping(upstreams: Iterable[Upstream]) -> Mapping[str, Upstream]:
 class Execution:
     """One run of one workflow: a row of ``workflow_executions``."""
 
+    #: the execution's id, as ``wfsched trigger`` printed it
     id: int
+    #: the workflow's name (its entry-point name)
     workflow: str
+    #: pending, running, completed, failed or cancelled
     status: ExecutionStatus
+    #: higher is claimed first when slots are scarce
     priority: int = 0
+    #: 1 for the first try; a retry is a new execution with ``attempt + 1``
     attempt: int = 1
+    #: the parameters (``trigger --param K=V``); secret ones are ``***`` in a hook's copy
     params: dict[str, Any] = field(default_factory=dict)
+    #: why it exists: manual, schedule, retry or dependency
     trigger: Trigger = Trigger.MANUAL
+    #: for a retry, the id of the execution it retries
     retry_of: int | None = None
+    #: for a run queued by ``depends_on``, the id of the upstream run that queued it
     triggered_by: int | None = None
+    #: for a scheduled run, the time (naive UTC) it was scheduled for
     scheduled_for: datetime | None = None
+    #: the queue it is routed to (None: the default queue)
     queue: str | None = None
+    #: when it was queued (naive UTC, as every time here)
     created_at: datetime | None = None
+    #: not claimed before this time (a retry's backoff)
     not_before: datetime | None = None
+    #: the scheduler that claimed it (``manual-HOST-PID`` for a worker run by hand)
     claimed_by: str | None = None
+    #: when its worker marked it running
     started_at: datetime | None = None
+    #: when it reached its final status
     finished_at: datetime | None = None
+    #: the worker's last heartbeat
     heartbeat_at: datetime | None = None
+    #: the worker's process id (on ``host``)
     pid: int | None = None
+    #: the host its worker runs on
     host: str | None = None
+    #: the spawn strategy that started its worker
     spawner: str | None = None
+    #: the spawner's JSON handle of the worker (how to find it again after a restart)
     worker_handle: dict[str, Any] | None = None
+    #: the worker's exit code (0 completed, 1 failed, 143 stopped ...)
     exit_code: int | None = None
+    #: one line saying why it failed (``ValueError: ...``, ``timed out after 60s``)
     error: str | None = None
+    #: the full traceback of a failure, when a step raised
     error_detail: str | None = None
+    #: ``wfsched cancel`` asked for it to stop
     cancel_requested: bool = False
+    #: why pending work is held back (an admission plugin's reason), None when it is not
     wait_reason: str | None = None
     #: not a column: the upstream runs, filled when the execution starts (``ctx.upstream``)
     upstream: Mapping[str, Upstream] = field(default_factory=lambda: NO_UPSTREAM, compare=False,
@@ -142,13 +172,21 @@ class Execution:
 class StepRecord:
     """One step of one execution: a row of ``workflow_execution_steps``."""
 
+    #: the execution the step belongs to
     execution_id: int
+    #: 1 for the first step, in the order the steps are defined
     position: int
+    #: the step method's name
     name: str
+    #: running, completed or failed
     status: StepStatus
+    #: when the step started (naive UTC)
     started_at: datetime | None = None
+    #: when it ended
     finished_at: datetime | None = None
+    #: one line saying why it failed (the traceback is the execution's ``error_detail``)
     error: str | None = None
+    #: what the step returned, as stored (JSON; the repr of what JSON cannot hold)
     result: Any = None
 
     @property
@@ -185,13 +223,21 @@ class WorkflowRow:
 class SchedulerRow:
     """A registered scheduler process."""
 
+    #: a random id, new at each start (executions' ``claimed_by``)
     id: str
+    #: the host it runs on
     host: str
+    #: its process id on that host
     pid: int
+    #: when it started (naive UTC)
     started_at: datetime
+    #: its last heartbeat; older than ``heartbeat_timeout`` means dead
     heartbeat_at: datetime
+    #: the wfsched-core version it runs
     version: str
+    #: when it stopped (None while it runs)
     stopped_at: datetime | None = None
+    #: how many workers it runs at once at most
     max_concurrent: int | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -26,7 +27,9 @@ from wfsched_core.framework.plugin_health import BreakerBoard
 log = logging.getLogger(__name__)
 
 PLUGIN_ENTRY_POINT_GROUP = "wfsched.plugins"
-
+# "name=package.module[:Class],...": plugins registered without an entry point, in every
+# wfsched process that inherits it (the testing kit hands a test's plugins to workers)
+ENV_EXTRA_PLUGINS = "WFSCHED_EXTRA_PLUGINS"
 
 
 @dataclass
@@ -113,6 +116,11 @@ def get_plugin_manager(
         _register_guarded(
             pm, name, lambda p=plugin: p, "test", None, None, blocked, settings.strict_plugins
         )
+    for name, reference in _environment_plugins():
+        _register_guarded(
+            pm, name, lambda r=reference: _import_object(r), f"{ENV_EXTRA_PLUGINS} {reference}",
+            None, None, blocked, settings.strict_plugins,
+        )  # fmt: skip
     if load_entrypoints:
         for entry_point in _plugin_entry_points():
             dist = getattr(entry_point, "dist", None)
@@ -161,6 +169,16 @@ def _register_guarded(
         log.warning("plugin %s failed to load: %s", name, info.error)
         if strict:
             raise ConfigError(f"plugin {name} failed to load: {info.error}")
+
+
+def _environment_plugins() -> list[tuple[str, str]]:
+    """``(name, reference)`` pairs of ``WFSCHED_EXTRA_PLUGINS``."""
+    pairs = []
+    for item in os.environ.get(ENV_EXTRA_PLUGINS, "").split(","):
+        name, _, reference = item.strip().partition("=")
+        if name.strip():
+            pairs.append((name.strip(), reference.strip() or name.strip()))
+    return pairs
 
 
 def _import_object(reference: str) -> object:
