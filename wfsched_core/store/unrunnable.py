@@ -1,0 +1,54 @@
+"""Pending executions of workflows a scheduler cannot run: not installed, or broken.
+
+A scheduler claims only the workflows its catalog resolves (``claim_pending(runnable=)``);
+the others stay pending, never claimed and failed, and run once a scheduler that has them
+starts (the package installed again, the import fixed). What this module writes is why
+they wait, as each execution's ``wait_reason`` (``executions list`` shows it as
+``waiting: ...``): written once per change, not on every look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, or_, select, update
+
+from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.store.db.schema import workflow_executions as executions
+
+if TYPE_CHECKING:
+    from wfsched_core.store import SqlStore
+
+_PENDING = ExecutionStatus.PENDING.value
+
+
+def hold_unrunnable(store: SqlStore, runnable: Collection[str],
+                    reason_of: Callable[[str], str]) -> dict[str, int]:
+    """Give each unclaimed pending execution of a workflow outside ``runnable`` the
+    reason ``reason_of(workflow)``; how many wait, by workflow. Indexed on ``status``."""
+    c = executions.c
+    waiting = (c.status == _PENDING, c.claimed_by.is_(None),
+               c.workflow.not_in(sorted(runnable)))
+    query = select(c.workflow, c.wait_reason, func.count()).where(*waiting) \
+        .group_by(c.workflow, c.wait_reason)
+    with store.engine.connect() as conn, conn.begin():
+        rows = conn.execute(query).all()
+    counts: dict[str, int] = {}
+    stale: set[str] = set()
+    for workflow, reason, count in rows:
+        counts[workflow] = counts.get(workflow, 0) + count
+        if reason != reason_of(workflow)[:500]:
+            stale.add(workflow)
+    if stale:
+        with store.engine.connect() as conn:
+            conn = conn.execution_options(wfsched_write=True)  # SQLite: the write lock first
+            with conn.begin():
+                for workflow in sorted(stale):
+                    reason = reason_of(workflow)[:500]
+                    conn.execute(update(executions).where(
+                        *waiting[:2], c.workflow == workflow,
+                        or_(c.wait_reason.is_(None), c.wait_reason != reason),
+                    ).values(wait_reason=reason))
+    return counts
+
