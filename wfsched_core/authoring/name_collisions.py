@@ -43,6 +43,8 @@ def settle(name: str, announcements: list[Announcement], pin: str | None,
     """Apply the rule to the announcements of ``name`` (``pin``: the distribution chosen in
     the config file ``where``, if any)."""
     table = f"[workflows.{name}] distribution"
+    # sorted for the messages only: which one runs never depends on an order
+    announcements = sorted(announcements, key=lambda a: normalized(a.distribution))
     if pin is None:
         if len(announcements) == 1:
             return Verdict(announcements[0], [])
