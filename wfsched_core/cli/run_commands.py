@@ -83,7 +83,8 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
 
 
 # ``scheduler --once`` left pending executions that are held back (admission, a retry's
-# backoff ending later than 10 s, a queue not served): distinct from 1, a failed execution.
+# backoff ending later than 10 s, a queue not served, a workflow not installed here or
+# broken): distinct from 1, a failed execution.
 EXIT_HELD = 3
 
 
