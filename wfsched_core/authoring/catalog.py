@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from wfsched_core.authoring.name_collisions import Announcement, settle
 from wfsched_core.authoring.workflow import Workflow, WorkflowSpec, resolve_spec
+from wfsched_core.base.code_location import definition_site, raise_site
 from wfsched_core.base.errors import ConfigError, UnknownWorkflowError
 
 if TYPE_CHECKING:
@@ -21,8 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CATCHUP_MODES = ("all", "latest", "none")
-OVERLAP_MODES = ("allow", "skip", "replace")
+# Set on an error about a value that came from [workflows.NAME] rather than the class.
+_FROM_CONFIG = "wfsched_from_config"
 
 
 @dataclass
@@ -32,6 +34,8 @@ class BrokenWorkflow:
     name: str
     reason: str
     source: str
+    #: set when it lost its name to another distribution (``plugins list`` shows it)
+    distribution: str | None = None
 
 
 @dataclass
@@ -43,45 +47,73 @@ class _Entry:
 
 
 class WorkflowRegistrar:
-    """Handed to ``wfsched_workflows``; collects announcements and applies the name rule."""
+    """Handed to ``wfsched_workflows``; collects announcements and applies the name rule
+    (:mod:`wfsched_core.authoring.name_collisions`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.current_plugin = ""
-        self._entries: dict[str, _Entry] = {}
+        self.current_distribution: str | None = None
+        self._announced: dict[str, list[tuple[Announcement, _Entry]]] = {}
         self._broken: dict[str, BrokenWorkflow] = {}
 
-    def add(self, name: str, cls: type[Workflow], source: str = "") -> None:
+    def add(self, name: str, cls: type[Workflow], source: str = "",
+            distribution: str | None = None) -> None:
         """Announce a workflow class under ``name``."""
-        self.add_lazy(name, lambda: cls, source)
+        self.add_lazy(name, lambda: cls, source, distribution)
 
-    def add_lazy(self, name: str, load: Callable[[], Any], source: str = "") -> None:
-        """Announce a workflow whose class ``load()`` imports only when it is needed."""
-        if name in self._entries:
-            first = self._entries[name]
-            log.warning("workflow %s from %s ignored: %s already provides it",
-                        name, source, first.source)
-            self._broken.setdefault(
-                f"{name} ({source})",
-                BrokenWorkflow(name, f"name already taken by {first.source}", source),
-            )
-            return
-        self._entries[name] = _Entry(name, load, source, self.current_plugin)
+    def add_lazy(self, name: str, load: Callable[[], Any], source: str = "",
+                 distribution: str | None = None) -> None:
+        """Announce a workflow whose class ``load()`` imports only when it is needed;
+        ``distribution`` (default: the announcing plugin's) is what a
+        ``[workflows.NAME] distribution`` pin names."""
+        dist = distribution or self.current_distribution or self.current_plugin or source
+        self._announced.setdefault(name, []).append(
+            (Announcement(name, dist, source), _Entry(name, load, source, self.current_plugin)))
 
     def add_broken(self, name: str, reason: str, source: str = "") -> None:
         """Announce a workflow that could not be loaded, with the reason."""
         self._broken[name] = BrokenWorkflow(name, reason, source)
 
     def build(self) -> Catalog:
-        return Catalog(self.settings, dict(self._entries), dict(self._broken))
+        entries: dict[str, _Entry] = {}
+        broken = dict(self._broken)
+        refused: list[tuple[Announcement, str]] = []
+        for name, announced in sorted(self._announced.items()):
+            verdict = settle(name, [a for a, _ in announced], self._pin(name),
+                             self.settings.where)
+            for announcement, entry in announced:
+                if announcement is verdict.winner:
+                    entries[name] = entry
+            refused.extend(verdict.refused)
+            if verdict.winner is None and verdict.reason is not None:
+                log.warning("workflow %s is broken: %s", name, verdict.reason)
+                broken[name] = BrokenWorkflow(name, verdict.reason,
+                                              "; ".join(a.source for a, _ in announced))
+            for loser, reason in verdict.refused if verdict.winner is not None else ():
+                log.info("workflow %s from %s refused: %s", name, loser.source, reason)
+                broken[f"{name} ({loser.distribution})"] = BrokenWorkflow(
+                    name, reason, loser.source, loser.distribution)
+        return Catalog(self.settings, entries, broken, refused)
+
+    def _pin(self, name: str) -> str | None:
+        pin = self.settings.workflow_overrides(name).get("distribution")
+        if pin is not None and not isinstance(pin, str):
+            raise ConfigError(f"{self.settings.where}: [workflows.{name}] distribution must "
+                              "be the name of a distribution (a string)")
+        return pin
 
 
 class Catalog:
     """Workflow specs by name, resolved on first use."""
 
     def __init__(self, settings: Settings, entries: dict[str, _Entry],
-                 broken: dict[str, BrokenWorkflow]) -> None:
+                 broken: dict[str, BrokenWorkflow],
+                 refused: list[tuple[Announcement, str]] | None = None) -> None:
         self.settings = settings
+        #: announcements that do not run under their name (several distributions announce
+        #: it), each with the reason: ``plugins list`` shows them
+        self.refused = refused or []
         self._entries = entries
         self._specs: dict[str, WorkflowSpec] = {}
         self.broken = broken
@@ -90,6 +122,12 @@ class Catalog:
     @property
     def names(self) -> list[str]:
         return sorted(set(self._entries) | {b.name for b in self.broken.values()})
+
+    @property
+    def rows(self) -> list[str]:
+        """What ``workflows list`` shows: each name, and each announcement that lost its
+        name to another distribution as ``NAME (DISTRIBUTION)``."""
+        return sorted(set(self._entries) | set(self.broken))
 
     def get(self, name: str) -> WorkflowSpec:
         """The spec of ``name``; an unknown or broken workflow is a clear error."""
@@ -126,51 +164,85 @@ class Catalog:
             return None
         try:
             cls = entry.load()
+        except Exception as exc:
+            self._broken_entry(entry, exc, raise_site(exc))
+            return None
+        try:
             spec = self._validated(name, cls, entry.source)
         except ConfigError:
             raise
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            log.warning("workflow %s is broken: %s", name, reason)
-            self.broken[name] = BrokenWorkflow(name, reason, entry.source)
+            # a value from [workflows.NAME] is not the class's fault: the file is named
+            where = (f"[workflows.{name}] in {self.settings.where}"
+                     if getattr(exc, _FROM_CONFIG, False) else definition_site(cls))
+            self._broken_entry(entry, exc, where)
             return None
         self._specs[name] = spec
         return spec
+
+    def _broken_entry(self, entry: _Entry, exc: Exception, where: str | None) -> None:
+        """Record ``entry`` as broken by ``exc``, with the file and line of the author's
+        code (where the import failed, or where the class is defined) and the
+        distribution that announced it."""
+        at = f" at {where}" if where else ""
+        reason = f"{type(exc).__name__}: {exc}{at}; announced by {entry.source}"
+        log.warning("workflow %s is broken: %s", entry.name, reason)
+        self.broken[entry.name] = BrokenWorkflow(entry.name, reason, entry.source)
 
     def _validated(self, name: str, cls: Any, source: str) -> WorkflowSpec:
         if not (isinstance(cls, type) and issubclass(cls, Workflow)):
             raise TypeError(f"{cls!r} is not a subclass of wfsched_core.Workflow")
         if not cls.steps():
             raise TypeError(f"{cls.__name__} has no @step methods")
-        spec = resolve_spec(name, cls, source, self.settings.workflow_overrides(name))
+        spec = resolve_spec(name, cls, source, self.settings.workflow_overrides(name),
+                            where=self.settings.where)
         if spec.schedule:
             from wfsched_core.authoring.schedule import check_schedule
 
-            check_schedule(spec.schedule, spec.timezone)
-        if spec.catchup not in CATCHUP_MODES:
-            raise ValueError(f"catchup must be one of {', '.join(CATCHUP_MODES)}")
-        if spec.overlap not in OVERLAP_MODES:
-            raise ValueError(f"overlap must be one of {', '.join(OVERLAP_MODES)}")
+            try:
+                check_schedule(spec.schedule, spec.timezone)
+            except ValueError as exc:
+                overrides = self.settings.workflow_overrides(name)
+                setattr(exc, _FROM_CONFIG, "schedule" in overrides or "timezone" in overrides)
+                raise
         if spec.retries < 0 or (spec.concurrency is not None and spec.concurrency < 1):
             raise ValueError("retries must be >= 0 and concurrency >= 1")
         return spec
 
     def _reject_bad_dependencies(self) -> None:
+        """Break each workflow in a dependency cycle, then each whose upstream is unknown
+        or broken, until none is left (a broken upstream breaks its dependents in turn),
+        each saying which upstream and why."""
         graph = {n: s.depends_on for n, s in self._specs.items()}
-        for name, upstream in graph.items():
-            missing = [u for u in upstream if u not in graph]
-            if missing:
-                self._break(name, f"depends_on names unknown workflow(s): {', '.join(missing)}")
         for cycle in _find_cycles(graph):
             text = " -> ".join([*cycle, cycle[0]])
             for name in cycle:
                 self._break(name, f"dependency cycle: {text}")
+        changed = True
+        while changed:
+            changed = False
+            for name, spec in sorted(self._specs.items()):
+                reasons = [self._upstream_problem(u) for u in spec.depends_on
+                           if u not in self._specs]
+                if reasons:
+                    self._break(name, "; ".join(reasons))
+                    changed = True
+
+    def _upstream_problem(self, upstream: str) -> str:
+        broken = self.broken.get(upstream)
+        if broken is not None:
+            return f"depends_on {upstream!r}, which is broken ({_shortened(broken.reason)})"
+        return f"depends_on names unknown workflow {upstream!r}"
 
     def _break(self, name: str, reason: str) -> None:
         spec = self._specs.pop(name, None)
         if spec is not None:
             log.error("workflow %s is broken: %s", name, reason)
             self.broken[name] = BrokenWorkflow(name, reason, spec.source)
+
+
+def _shortened(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _find_cycles(graph: dict[str, tuple[str, ...]]) -> list[list[str]]:

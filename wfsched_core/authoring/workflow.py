@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -149,14 +150,41 @@ _ATTRIBUTE_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+# Keys of [workflows.NAME] (and class attributes) that the core does not use but passes
+# on in ``spec.extra``: the container spawner's and the resource admission's.
+PLUGIN_WORKFLOW_KEYS = ("image", "memory", "cpus", "environment")
+# Keys of [workflows.NAME] that are not attributes: which distribution provides the
+# workflow when several announce its name (see the catalog).
+SELECTION_KEYS = ("distribution",)
+# Attributes with a fixed set of values.
+ATTRIBUTE_CHOICES: dict[str, tuple[str, ...]] = {
+    "catchup": ("all", "latest", "none"),
+    "overlap": ("allow", "skip", "replace"),
+}
+
+
+def workflow_table_keys() -> list[str]:
+    """Every key a ``[workflows.NAME]`` table may hold."""
+    return sorted([*_ATTRIBUTE_TYPES, *PLUGIN_WORKFLOW_KEYS, *SELECTION_KEYS])
+
+
 def resolve_spec(
-    name: str, cls: type[Workflow], source: str, overrides: dict[str, Any] | None = None
+    name: str, cls: type[Workflow], source: str, overrides: dict[str, Any] | None = None,
+    where: str = "wfsched.toml",
 ) -> WorkflowSpec:
     """Build the spec of ``cls``: its class attributes, overridden by ``[workflows.NAME]``.
 
-    A bad ``[workflows.NAME]`` value is a :class:`ConfigError` (the command stops, exit 2);
-    a bad class attribute is a ``ValueError`` (the catalog lists the workflow as broken).
+    A bad ``[workflows.NAME]`` value or an unknown key is a :class:`ConfigError` naming
+    the file ``where`` (the command stops, exit 2); a bad class attribute is a
+    ``ValueError`` (the catalog lists the workflow as broken).
     """
+    unknown = sorted(set(overrides or {}) - set(workflow_table_keys()))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], workflow_table_keys(), n=1)
+        meant = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"{where}: unknown key {', '.join(map(repr, unknown))} in [workflows.{name}] "
+            f"({meant}known keys: {', '.join(workflow_table_keys())})")
     values: dict[str, Any] = {}
     for attribute in _ATTRIBUTE_TYPES:
         values[attribute] = getattr(cls, attribute, None)
@@ -170,11 +198,11 @@ def resolve_spec(
         if key in _ATTRIBUTE_TYPES:
             problem = _value_problem(key, value)
             if problem:
-                raise ConfigError(f"[workflows.{name}] {key} {problem}")
+                raise ConfigError(f"{where}: [workflows.{name}] {key} {problem}")
             values[key] = value
-        else:
+        elif key not in SELECTION_KEYS:
             extra[key] = value
-    for key in ("image", "memory", "cpus", "environment"):
+    for key in PLUGIN_WORKFLOW_KEYS:
         if key not in extra and hasattr(cls, key):
             extra[key] = getattr(cls, key)
     values["depends_on"] = tuple(values["depends_on"] or ())
@@ -195,4 +223,7 @@ def _value_problem(attribute: str, value: Any) -> str | None:
         return f"must be {kinds}, not {type(value).__name__}"
     if attribute == "secret_params" and not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]  # noqa: E501
         return "must be a list of parameter names"
+    choices = ATTRIBUTE_CHOICES.get(attribute)
+    if choices is not None and value not in choices:
+        return f"must be one of {', '.join(choices)}, not {value!r}"
     return None

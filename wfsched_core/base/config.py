@@ -97,6 +97,11 @@ class Settings:
         return table
 
     @property
+    def where(self) -> str:
+        """The config file in force, for an error message about it."""
+        return self._where()
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
@@ -109,7 +114,7 @@ class Settings:
         return env
 
     def _where(self) -> str:
-        return str(self.config_path) if self.config_path else "configuration"
+        return str(self.config_path) if self.config_path else "wfsched.toml"
 
 
 def default_home() -> Path:
@@ -177,13 +182,14 @@ def load_settings(
 def _string(data: dict[str, Any], key: str, path: Path | None) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise ConfigError(f"{path}: {key} must be a string")
+        raise ConfigError(f"{path or 'wfsched.toml'}: {key} must be a string")
     return value
 
 
 def _string_list(value: Any, path: Path | None) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{path}: [plugins] disable must be a list of plugin names")
+        raise ConfigError(f"{path or 'wfsched.toml'}: [plugins] disable must be a list of "
+                          "plugin names")
     return value
 
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
 from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.cli.output import duration
 
 if TYPE_CHECKING:
     from wfsched_core.scheduler import Scheduler
@@ -47,6 +48,22 @@ def progress_line(counts: dict[str, int]) -> str:
     if counts["cancelled"]:
         text += f"  cancelled {counts['cancelled']}"
     return text
+
+
+def side_by_side_note(busy_seconds: float, wall_seconds: float) -> str:
+    """What running side by side gained, for the summary line; empty when it gained
+    nothing to speak of.
+
+    It compares the executions' own run times (each from its start to its end, as its
+    worker recorded them), added up, with the wall time from the first start to the last
+    end. Short executions cost less than starting them, so their sum is below the wall
+    time: that is no slowdown (one after another they would have cost the start too), so
+    the comparison is left out instead of reading as one.
+    """
+    if wall_seconds <= 0 or busy_seconds <= wall_seconds:
+        return ""
+    return (f"; their own run times add up to {duration(busy_seconds)} "
+            f"({busy_seconds / wall_seconds:.1f}x the wall time: they ran side by side)")
 
 
 @contextmanager

@@ -57,7 +57,7 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
 
         start_metrics_server(app.plugin_manager, app.store, metrics_port, metrics_address)
     if once:
-        from wfsched_core.cli.once_progress import once_progress
+        from wfsched_core.cli.once_progress import once_progress, side_by_side_note
 
         with once_progress(runner):
             summary = runner.run()
@@ -72,10 +72,7 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
                 f"{summary.count(S.FAILED)} failed, {summary.count(S.CANCELLED)} cancelled"
                 + (f", {len(summary.retried)} retried" if summary.retried else "")
                 + f" in {duration(wall)}")
-        if total and wall > 0:
-            line += (f"; one after another they would have taken "
-                     f"{duration(summary.busy_seconds)} "
-                     f"(speed-up {summary.busy_seconds / wall:.1f}x)")
+        line += side_by_side_note(summary.busy_seconds, wall)
         click.echo(line)
         for execution_id, workflow, reason in summary.held:
             click.echo(f"held: {workflow} #{execution_id}: {reason}")
@@ -86,7 +83,8 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
 
 
 # ``scheduler --once`` left pending executions that are held back (admission, a retry's
-# backoff ending later than 10 s, a queue not served): distinct from 1, a failed execution.
+# backoff ending later than 10 s, a queue not served, a workflow not installed here or
+# broken): distinct from 1, a failed execution.
 EXIT_HELD = 3
 
 

@@ -34,7 +34,7 @@ def workflows_list(app: App, as_json: bool) -> None:
     # what is installed is worth showing before anything ran: no database yet is no
     # history yet (and reading never creates one)
     store = None if missing_sqlite_file(app.settings.database_url) else app.store
-    entries = describe_workflows(app.hooks.catalog(), store)
+    entries = describe_workflows(app.hooks.catalog(), store, app.hooks.spawner_factories())
     if as_json:
         echo_json(entries)
         return
@@ -43,6 +43,11 @@ def workflows_list(app: App, as_json: bool) -> None:
         [[e["name"], e["schedule_text"], e["next_run"], e["last_executed"], e["last_status"],
           f"BROKEN: {e['broken']}" if e["broken"] else e["description"]] for e in entries],
     )
+    broken = [e for e in entries if e["broken"]]
+    if broken:  # the table cuts long cells: each reason in full (a file and line) below
+        click.echo()
+        for entry in broken:
+            click.echo(f"{entry['name']}: {entry['broken']}")
 
 
 @cli.group()
@@ -159,7 +164,7 @@ def plugins() -> None:
 @pass_app
 def plugins_list(app: App, as_json: bool) -> None:
     """Every plugin with its distribution, version, hooks, origin and any error."""
-    infos = app.plugin_manager.plugin_infos()
+    infos = app.plugin_manager.plugin_infos() + _refused_workflows(app)
     if as_json:
         echo_json([i.to_json() for i in infos])
         return
@@ -171,6 +176,30 @@ def plugins_list(app: App, as_json: bool) -> None:
                                        else ", ".join(h.removeprefix("wfsched_") for h in i.hooks))]
          for i in infos],
     )
+
+
+def _refused_workflows(app: App) -> list[Any]:
+    """A row per workflow announcement refused by the name rule (several distributions
+    announce one name): the distribution is what the user must act on."""
+    from importlib import metadata
+
+    from wfsched_core.base.errors import WfschedError
+    from wfsched_core.framework.plugin_manager import PluginInfo
+
+    try:
+        refused = app.hooks.catalog().refused
+    except WfschedError:  # a configuration error: `workflows list` reports it
+        return []
+    rows = []
+    for announcement, reason in refused:
+        try:
+            version = metadata.version(announcement.distribution)
+        except metadata.PackageNotFoundError:
+            version = None
+        rows.append(PluginInfo(name=f"workflow {announcement.name}", version=version,
+                               distribution=announcement.distribution,
+                               source=announcement.source, error=reason))
+    return rows
 
 
 @cli.group()

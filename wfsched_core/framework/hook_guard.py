@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from wfsched_core.base.code_location import raise_site
 from wfsched_core.framework.builtins import BUILTIN_MODULES
 from wfsched_core.framework.hookspecs import GUARDED_HOOKS
 from wfsched_core.framework.plugin_health import BreakerBoard
@@ -157,14 +158,16 @@ class HookGuard:
             return guarded_wrapper
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            ok, value = self.call(plugin, hook, lambda: function(*args, **kwargs), builtin)
+            ok, value = self.call(plugin, hook, lambda: function(*args, **kwargs), builtin,
+                                  implementation=function)
             return value if ok else None
         return guarded
 
     # --- calling ---------------------------------------------------------------------
 
     def call(self, plugin: str, hook: str, function: Callable[[], Any],
-             builtin: bool = False) -> tuple[bool, Any]:
+             builtin: bool = False,
+             implementation: Callable[..., Any] | None = None) -> tuple[bool, Any]:
         """Run one step of a plugin's implementation; (False, None) when it raised, overran
         or was skipped. Never raises (but KeyboardInterrupt/SystemExit of a built-in)."""
         name = f"{plugin}:{hook}"
@@ -172,7 +175,7 @@ class HookGuard:
             try:
                 return True, function()
             except Exception as exc:
-                log.error("plugin %s raised %s: %s", name, type(exc).__name__, exc)
+                _log_raised(name, exc, implementation)
                 return False, None
         state = self.board.state(plugin)
         if state is not None and state.is_open():
@@ -193,7 +196,7 @@ class HookGuard:
                         state.open_until - state.opened_at)
             return False, None
         if call.error is not None:
-            log.error("plugin %s raised %s: %s", name, type(call.error).__name__, call.error)
+            _log_raised(name, call.error, implementation)
             return False, None
         self.board.close(plugin)
         return True, call.value
@@ -207,7 +210,7 @@ class HookGuard:
             next(generator)
             return generator
 
-        ok, generator = self.call(plugin, hook, setup, builtin)
+        ok, generator = self.call(plugin, hook, setup, builtin, implementation=function)
         result = yield  # the inner implementations (each guarded) never raise
         if not ok:
             return result
@@ -220,7 +223,7 @@ class HookGuard:
             generator.close()
             raise RuntimeError("the wrapper yielded twice")
 
-        ok, value = self.call(plugin, hook, teardown, builtin)
+        ok, value = self.call(plugin, hook, teardown, builtin, implementation=function)
         return value if ok else result
 
     def _lane(self, plugin: str) -> PluginLane:
@@ -233,3 +236,15 @@ class HookGuard:
     def thread_count(self) -> int:
         """Lanes started in this process (at most one per third-party plugin)."""
         return sum(1 for lane in self._lanes.values() if lane.pid == os.getpid())
+
+
+def _log_raised(name: str, exc: BaseException,
+                implementation: Callable[..., Any] | None) -> None:
+    """One line naming the plugin, the error and the line of the plugin's code that was
+    running (its implementation's file first: a library it called may have raised); the
+    traceback too when the log is verbose (``-v``)."""
+    code = getattr(implementation, "__code__", None)
+    where = raise_site(exc, (code.co_filename,) if code is not None else ())
+    log.error("plugin %s raised %s: %s%s", name, type(exc).__name__, exc,
+              f" at {where}" if where else "",
+              exc_info=exc if log.isEnabledFor(logging.INFO) else None)

@@ -77,8 +77,11 @@ class PluginHooks:
             from wfsched_core.authoring.catalog import WorkflowRegistrar
 
             registrar = WorkflowRegistrar(self.settings)
+            infos = getattr(self.pm, "infos", {})
             for impl in reversed(self.pm.hook.wfsched_workflows.get_hookimpls()):
                 registrar.current_plugin = impl.plugin_name
+                info = infos.get(impl.plugin_name)
+                registrar.current_distribution = info.distribution if info else None
                 try:
                     impl.function(registrar)
                 except Exception as exc:

@@ -71,13 +71,15 @@ def wfsched_configure(settings: Settings) -> None:
 
 @hookspec
 def wfsched_workflows(registry: WorkflowRegistrar) -> None:
-    """Announce workflow classes: ``registry.add(name, cls, source=...)``.
+    """Announce workflow classes: ``registry.add(name, cls, source=..., distribution=...)``
+    (``distribution`` defaults to the plugin's own).
 
     Called once per process that needs the catalog of workflows (scheduler, worker,
     ``workflows list``, ``trigger``). A workflow that cannot be loaded is announced with
     ``registry.add_broken(name, reason, source=...)`` so that ``workflows list`` shows it
-    and the others still run. When two plugins announce the same name, the first one
-    registered wins and the loser is reported as broken with the reason.
+    and the others still run. When several distributions announce the same name, none of
+    them runs until ``[workflows.NAME] distribution = "..."`` picks one; the others are
+    reported as broken with the reason (``wfsched_core.authoring.name_collisions``).
     The built-in implementation reads the ``wfsched.workflows`` entry points.
     """
 

@@ -7,6 +7,7 @@ turns a broken plugin into a failure (for CI).
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
@@ -17,6 +18,7 @@ from typing import Any
 
 import pluggy
 
+from wfsched_core.base.code_location import definition_site, raise_site
 from wfsched_core.base.config import Settings
 from wfsched_core.base.errors import ConfigError
 from wfsched_core.framework import hookspecs
@@ -159,13 +161,13 @@ def _register_guarded(
         plugin = load()
         unknown = _unknown_hooks(plugin)
         if unknown:
-            raise pluggy.PluginValidationError(
-                plugin,
-                f"unknown hook {', '.join(unknown)} (misspelled? see wfsched_core.framework.hookspecs)",
-            )
+            raise pluggy.PluginValidationError(plugin, _unknown_hooks_message(plugin, unknown))
         pm.register(plugin, name=name)
     except Exception as exc:  # a broken plugin must not take the tool down
-        info.error = f"{type(exc).__name__}: {exc}"
+        where = raise_site(exc)
+        info.error = f"{type(exc).__name__}: {exc}" + (
+            f" at {where}" if where and not isinstance(exc, pluggy.PluginValidationError)
+            else "")
         log.warning("plugin %s failed to load: %s", name, info.error)
         if strict:
             raise ConfigError(f"plugin {name} failed to load: {info.error}")
@@ -196,6 +198,33 @@ def _unknown_hooks(plugin: object) -> list[str]:
         if attr.startswith("wfsched_") and callable(getattr(plugin, attr, None))
         and attr not in hookspecs.ALL_HOOKS
     )  # fmt: skip
+
+
+def _unknown_hooks_message(plugin: object, unknown: list[str]) -> str:
+    """Each unknown hook with where it is defined and the hook it probably means."""
+    parts = []
+    for attr in unknown:
+        text = f"unknown hook {attr}"
+        where = definition_site(getattr(plugin, attr))
+        if where:
+            text += f" at {where}"
+        meant = _meant_hooks(attr)
+        if meant:
+            text += f" (did you mean {' or '.join(meant)}?)"
+        parts.append(text)
+    return "; ".join(parts) + " (the hooks: wfsched_core.framework.hookspecs)"
+
+
+# An execution ends in one of three hooks; there is no "execution finished" one.
+_ENDINGS = ("wfsched_execution_completed", "wfsched_execution_failed",
+            "wfsched_execution_cancelled")
+
+
+def _meant_hooks(attr: str) -> list[str]:
+    """The hook(s) a misspelled name most likely means (empty when none is close)."""
+    if "execution" in attr and any(w in attr for w in ("finish", "end", "done")):
+        return list(_ENDINGS)
+    return difflib.get_close_matches(attr, sorted(hookspecs.ALL_HOOKS), n=1, cutoff=0.75)
 
 
 def _plugin_entry_points() -> list[metadata.EntryPoint]:

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.base.records import isoformat, utcnow
 
 if TYPE_CHECKING:
     from wfsched_core.authoring.catalog import Catalog
+    from wfsched_core.authoring.workflow import WorkflowSpec
     from wfsched_core.store.contract import Store
 
 
-def describe_workflows(catalog: Catalog, store: Store | None) -> list[dict[str, Any]]:
-    """One JSON-ready entry per workflow, broken ones included (with ``broken`` set);
-    without a store (no database yet), nothing has run."""
+def describe_workflows(catalog: Catalog, store: Store | None,
+                       spawners: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready entry per workflow, broken ones included (with ``broken`` set; an
+    announcement that lost its name to another distribution as ``NAME (DISTRIBUTION)``);
+    without a store (no database yet), nothing has run. With ``spawners`` (the installed
+    strategies), a workflow naming another one is flagged: it could not start."""
     from wfsched_core.authoring.schedule import describe_schedule, next_tick
 
     specs = catalog.all()
     rows = store.workflow_rows() if store is not None else {}
     entries = []
-    for name in catalog.names:
+    for name in catalog.rows:
         spec = specs.get(name)
         row = rows.get(name)
         broken = catalog.broken.get(name)
+        problem = broken.reason if broken else _spawner_problem(spec, spawners)
         entry: dict[str, Any] = {
             "name": name,
             "description": spec.description if spec else None,
@@ -42,7 +48,15 @@ def describe_workflows(catalog: Catalog, store: Store | None) -> list[dict[str, 
             "source": spec.source if spec else (broken.source if broken else None),
             "last_executed": isoformat(row.last_executed) if row else None,
             "last_status": row.last_status if row else None,
-            "broken": broken.reason if broken else None,
+            "broken": problem,
         }
         entries.append(entry)
     return entries
+
+
+def _spawner_problem(spec: WorkflowSpec | None, spawners: Collection[str] | None,
+                     ) -> str | None:
+    if spec is None or spawners is None or not spec.spawner or spec.spawner in spawners:
+        return None
+    return (f"spawner {spec.spawner!r} is not installed (installed: "
+            f"{', '.join(sorted(spawners))}); its executions could not start")

@@ -3,19 +3,22 @@
 ``--once`` stops when nothing runs and every pending execution left is *held*: by an
 admission plugin (its reason), by a retry's backoff that ends later than ``SOON_SECONDS``
 (or two poll intervals, if longer: a sooner one is waited for, so a flaky run's retry
-completes in the same run), or by a queue this scheduler does not serve. One claimed by
-another scheduler, or due soon, is not held: ``--once`` waits for it.
+completes in the same run), by a queue this scheduler does not serve, or because its
+workflow is not installed here or is broken (:func:`unrunnable_reason`: such executions
+are never claimed, so never started and failed; they run once the workflow is back). One
+claimed by another scheduler, or due soon, is not held: ``--once`` waits for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from wfsched_core.base.records import Execution, isoformat, utcnow
 
 if TYPE_CHECKING:
+    from wfsched_core.authoring.catalog import Catalog
     from wfsched_core.store.contract import Store
 
 # --once waits for a retry whose backoff ends within this (or two poll intervals, if
@@ -23,15 +26,31 @@ if TYPE_CHECKING:
 SOON_SECONDS = 10.0
 
 
-def held_pending(store: Store, poll_interval: float, queues: Sequence[str | None] | None,
-                 now: datetime | None = None) -> list[tuple[int, str, str]] | None:
+def unrunnable_reason(catalog: Catalog, workflow: str, host: str) -> str | None:
+    """Why a scheduler on ``host`` with ``catalog`` cannot run ``workflow`` (None: it can)."""
+    if catalog.find(workflow) is not None:
+        return None
+    broken = catalog.broken.get(workflow)
+    if broken is not None:
+        return f"workflow {workflow!r} is broken: {broken.reason}"
+    return (f"workflow {workflow!r} is not installed (scheduler on {host}); it runs once "
+            "a scheduler that has it starts")
+
+
+def held_pending(store: Store, poll_interval: float,
+                 queues: Sequence[str | None] | None,
+                 unrunnable: Callable[[str], str | None] | None = None,
+                 now: datetime | None = None,
+                 ) -> list[tuple[int, str, str]] | None:
     """Each pending execution as ``(id, workflow, why it cannot start now)``; None when
     one can start now, or soon. ``now``: the scheduler's clock."""
     now = now or utcnow()
     soon = now + timedelta(seconds=max(2 * poll_interval, SOON_SECONDS))
     held = []
     for execution in store.pending_executions():
-        reason = hold_of(execution, now, soon, queues)
+        reason = unrunnable(execution.workflow) if unrunnable is not None \
+            and execution.claimed_by is None else None
+        reason = reason or hold_of(execution, now, soon, queues)
         if reason is None:
             return None
         held.append((execution.id, execution.workflow, reason))

@@ -34,7 +34,7 @@ from wfsched_core.framework.spawning import (
     WorkerState,
     build_spawner,
 )
-from wfsched_core.scheduler.held import held_pending
+from wfsched_core.scheduler.held import held_pending, unrunnable_reason
 from wfsched_core.scheduler.options import RunSummary, SchedulerOptions, Tracked
 from wfsched_core.scheduler.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.scheduler.reports import WorkerReports
@@ -87,6 +87,7 @@ class Scheduler:
         self._retry_check_at = 0.0  # monotonic: when to look for the next retry's time again
         self._next_retry_at: datetime | None = None
         self._held_since: float | None = None  # --once: since when only held work is left
+        self._told_unrunnable: dict[str, int] = {}  # held executions of a workflow, logged
 
     # --- start and stop --------------------------------------------------------------
 
@@ -101,6 +102,7 @@ class Scheduler:
             [WorkflowRow(s.name, s.description, s.schedule) for s in self.specs.values()],
             dependencies=[(up, s.name) for s in self.specs.values() for up in s.depends_on])
         self.concurrency = {n: s.concurrency for n, s in self.specs.items() if s.concurrency}
+        self._hold_unrunnable()
         # no admission implementation that could hold anything: the claim does not ask
         self._admit = self._admission if self.hooks.admission_may_hold(
             self.specs.values()) else None
@@ -232,6 +234,7 @@ class Scheduler:
 
     def _heartbeat(self) -> None:
         self.store.scheduler_heartbeat(self.id)
+        self._hold_unrunnable()
         pending = self.store.count_by_status().get("pending", 0)
         self.hooks.scheduler_tick(self._row, len(self.tracked), pending,  # type: ignore[arg-type]
                                   self.options.max_concurrent)
@@ -285,7 +288,7 @@ class Scheduler:
         if counts.get("running"):
             return False
         held = held_pending(self.store, self.options.poll_interval, self.options.queues,
-                            self.clock.now()) if counts.get("pending") else []
+                            self._unrunnable, self.clock.now()) if counts.get("pending") else []
         if held is None:  # something can run now (or its retry is due soon)
             self._held_since = None
             return False
@@ -306,10 +309,26 @@ class Scheduler:
             return
         claimed = self.store.claim_pending(self.id, free, admit=self._admit,
                                            concurrency=self.concurrency,
-                                           queues=self.options.queues)
+                                           queues=self.options.queues,
+                                           runnable=self.specs)
         started = self._start_workers(claimed)
         if started and (self.reports is None or not self.reports.record_handles(started)):
             self.store.record_handles(self.id, started)  # one transaction for the tick's
+
+    def _unrunnable(self, workflow: str) -> str | None:
+        """Why this scheduler cannot run ``workflow`` (not installed here, or broken)."""
+        return unrunnable_reason(self.catalog, workflow, self.host)
+
+    def _hold_unrunnable(self) -> None:
+        """Say why pending executions of workflows this scheduler cannot run wait (the
+        claim leaves them alone: see ``claim_pending(runnable=)``)."""
+        held = self.store.hold_unrunnable(self.specs,
+                                          lambda w: self._unrunnable(w) or "not runnable here")
+        for workflow, count in held.items():
+            if self._told_unrunnable.get(workflow) != count:
+                self._told_unrunnable[workflow] = count
+                log.warning("%d pending execution(s) held: %s", count,
+                            self._unrunnable(workflow))
 
     def _admission(self, execution: Execution) -> str | None:
         return self.hooks.admission_reason(execution, self.specs.get(execution.workflow))

@@ -15,7 +15,7 @@ one returns ``False`` or ``None`` rather than raising.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -58,7 +58,7 @@ class Store(Protocol):
     def claim_pending(
         self, owner: str, limit: int, *, admit: Callable[[Execution], str | None] | None = None,
         concurrency: Mapping[str, int] | None = None, queues: Sequence[str | None] | None = None,
-        now: datetime | None = None,
+        now: datetime | None = None, runnable: Collection[str] | None = None,
     ) -> list[Execution]:
         """Atomically take up to ``limit`` pending executions for ``owner``."""
         ...
@@ -147,6 +147,13 @@ class Store(Protocol):
         """Refresh a running execution's heartbeat; True when a cancel was requested."""
         ...
 
+    def hold_unrunnable(
+        self, runnable: Collection[str], reason_of: Callable[[str], str],
+    ) -> dict[str, int]:
+        """Give each unclaimed pending execution of a workflow outside ``runnable`` the reason
+        ``reason_of(workflow)``; how many wait, by workflow. Indexed on ``status``."""
+        ...
+
     def last_scheduled_for(self, workflow: str) -> datetime | None:
         """The latest tick of ``workflow`` that has a row (run, queued or skipped)."""
         ...
@@ -215,12 +222,12 @@ class Store(Protocol):
         """Cancel a pending execution at once, or flag a running one for its owner to stop."""
         ...
 
-    def running_executions(self, workflow: str | None = None) -> list[Execution]:
-        """Running executions, of one workflow or all."""
-        ...
-
     def running_by_scheduler(self) -> dict[str, int]:
         """How many running executions each scheduler owns (by ``claimed_by``)."""
+        ...
+
+    def running_executions(self, workflow: str | None = None) -> list[Execution]:
+        """Running executions, of one workflow or all."""
         ...
 
     def running_rows(self) -> list[RunningRow]:

@@ -7,7 +7,7 @@ whose row count says whether this process won; the winner alone fires the event.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -110,6 +110,7 @@ class ExecutionsMixin(StoreBase):
         concurrency: Mapping[str, int] | None = None,
         queues: Sequence[str | None] | None = None,
         now: datetime | None = None,
+        runnable: Collection[str] | None = None,
     ) -> list[Execution]:
         """Atomically take up to ``limit`` pending executions for ``owner``.
 
@@ -121,17 +122,18 @@ class ExecutionsMixin(StoreBase):
         *before* the claim's transaction, on a plain read of the candidates, so a slow
         admission plugin never holds a lock; the claim then takes only rows it admitted,
         each with its compare-and-set (a row claimed or ended meanwhile is not taken).
+        ``runnable`` limits the claim to those workflows (see :meth:`_candidates`).
         """
         if limit <= 0:
             return []
         now = now or utcnow()
         queue_key = None if queues is None else tuple(queues)
         verdicts = None if admit is None else self._admission_verdicts(
-            admit, limit, queue_key, concurrency or {}, now)
-        query = statements.claim_candidates(queue_key, self.skip_locked)
+            admit, limit, queue_key, concurrency or {}, now, runnable)
+        query, params = self._candidates(queue_key, self.skip_locked, now, limit, runnable)
         claimed: list[Execution] = []
         with self._write() as conn:
-            rows = conn.execute(query, {"b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
+            rows = conn.execute(query, params).all()
             active = self._lock_and_count_active(conn, {r.workflow for r in rows},
                                                  concurrency or {})
             for row in rows:
@@ -158,16 +160,32 @@ class ExecutionsMixin(StoreBase):
                                            wait_reason=None))
         return claimed
 
+    @staticmethod
+    def _candidates(queue_key: tuple[str | None, ...] | None, skip_locked: bool,
+                    now: datetime, limit: int, runnable: Collection[str] | None,
+                    ) -> tuple[Any, dict[str, Any]]:
+        """The claim's candidate query and its parameters. With ``runnable`` (the workflows
+        the claiming scheduler has installed and can run), executions of any other
+        workflow are not candidates at all: they wait, never claimed and failed, for a
+        scheduler that has it (``hold_unrunnable`` writes why); and in SQL, not skipped
+        row by row, so a backlog of them cannot crowd runnable work out of the claim."""
+        query = statements.claim_candidates(queue_key, skip_locked, runnable is not None)
+        params: dict[str, Any] = {"b_now": now, "b_limit": limit + _HOLD_MARGIN}
+        if runnable is not None:
+            params["b_workflows"] = sorted(runnable)
+        return query, params
+
     def _admission_verdicts(self, admit: Callable[[Execution], str | None], limit: int,
                             queue_key: tuple[str | None, ...] | None,
                             concurrency: Mapping[str, int], now: datetime,
+                            runnable: Collection[str] | None = None,
                             ) -> dict[int, str | None]:
         """Ask ``admit`` about the candidates, best first, outside any transaction: until
         ``limit`` are admitted, and no more of a capped workflow than its cap (more could
         not run now anyway)."""
+        query, params = self._candidates(queue_key, False, now, limit, runnable)
         with self._read() as conn:  # closed before any plugin code runs
-            candidates = conn.execute(statements.claim_candidates(queue_key, False), {
-                "b_now": now, "b_limit": limit + _HOLD_MARGIN}).all()
+            candidates = conn.execute(query, params).all()
         verdicts: dict[int, str | None] = {}
         admitted: dict[str, int] = {}
         for row in candidates:

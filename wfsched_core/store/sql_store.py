@@ -14,10 +14,11 @@ from wfsched_core.store.executions import Finished
 from wfsched_core.store.queries import OperationsQueriesMixin
 from wfsched_core.store.reports import WorkerReportsMixin
 from wfsched_core.store.schedulers import SchedulerRegistryMixin
+from wfsched_core.store.unrunnable import UnrunnableMixin
 
 
 class SqlStore(WorkerReportsMixin, CatalogSyncMixin, SchedulerRegistryMixin,
-               OperationsQueriesMixin, ExecutionBrowsingMixin):
+               OperationsQueriesMixin, ExecutionBrowsingMixin, UnrunnableMixin):
     """wfsched's tables in one SQL database (SQLite, PostgreSQL, MySQL/MariaDB)."""
 
 

@@ -93,9 +93,11 @@ CLAIM_ONE = update(executions).where(
 
 
 @lru_cache(maxsize=32)
-def claim_candidates(queues: tuple[str | None, ...] | None, skip_locked: bool) -> Select[Any]:
+def claim_candidates(queues: tuple[str | None, ...] | None, skip_locked: bool,
+                     only_runnable: bool = False) -> Select[Any]:
     """The pending executions a claim may take, best first: ``b_now, b_limit``; one
-    statement per set of queues (None: every queue) and locking mode."""
+    statement per set of queues (None: every queue), locking mode and whether it is
+    limited to the workflows the claiming scheduler can run (``b_workflows``, a list)."""
     query = (
         select(executions)
         .where(executions.c.status == _PENDING, executions.c.claimed_by.is_(None),
@@ -111,6 +113,8 @@ def claim_candidates(queues: tuple[str | None, ...] | None, skip_locked: bool) -
             cond = executions.c.queue.is_(None) if cond is None \
                 else or_(cond, executions.c.queue.is_(None))
         query = query.where(cond)
+    if only_runnable:
+        query = query.where(executions.c.workflow.in_(bindparam("b_workflows", expanding=True)))
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     return query
