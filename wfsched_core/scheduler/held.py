@@ -1,10 +1,11 @@
 """What ``scheduler --once`` leaves behind: pending executions it cannot start now.
 
 ``--once`` stops when nothing runs and every pending execution left is *held*: by an
-admission plugin (its reason), by a retry's backoff that ends later than ``SOON_SECONDS``
-(or two poll intervals, if longer: a sooner one is waited for, so a flaky run's retry
-completes in the same run), or by a queue this scheduler does not serve. One claimed by
-another scheduler, or due soon, is not held: ``--once`` waits for it.
+admission plugin (its reason), by a pause of its workflow (``wfsched pause``), by a
+retry's backoff that ends later than ``SOON_SECONDS`` (or two poll intervals, if longer: a
+sooner one is waited for, so a flaky run's retry completes in the same run), or by a queue
+this scheduler does not serve. One claimed by another scheduler, or due soon, is not held:
+``--once`` waits for it.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ def held_pending(store: SqlStore, poll_interval: float,
     now = utcnow()
     soon = now + timedelta(seconds=max(2 * poll_interval, SOON_SECONDS))
     held = []
+    paused = store.paused_workflows()
     for execution in store.pending_executions():
-        reason = hold_of(execution, now, soon, queues)
+        pause = paused.get(execution.workflow)
+        reason = pause.note if pause is not None and execution.claimed_by is None \
+            else hold_of(execution, now, soon, queues)
         if reason is None:
             return None
         held.append((execution.id, execution.workflow, reason))
