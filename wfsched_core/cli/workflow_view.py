@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from wfsched_core.cli.output import echo_table
+from wfsched_core.cli.show_commands import pause_text
 
 
 def echo_workflow(entry: dict[str, Any]) -> None:
@@ -19,8 +20,7 @@ def echo_workflow(entry: dict[str, Any]) -> None:
     line("source", entry["source"])
     pause = entry["paused"]
     if pause:
-        why = f": {pause['reason']}" if pause["reason"] else ""
-        line("PAUSED", f"by {pause['paused_by']} since {pause['paused_at']}{why}")
+        line("PAUSED", pause_text(pause))
     schedule = entry["schedule"]
     line("schedule", f"{entry['schedule_text']} ({schedule}, {entry['timezone']})"
          if schedule else "manual")
