@@ -7,11 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import Wfsched
+from helpers import Wfsched, database_at_revision
 from inprocess import FakeClock, make_scheduler, stop, tick_until
-from sqlalchemy import create_engine
-
-from wfsched_core.store.db.migrate import upgrade_schema
 
 START = datetime(2026, 6, 1, 12, 0, 30)
 
@@ -163,15 +160,7 @@ def test_bad_pause_input_is_one_line_and_exit_2(wf: Wfsched, args: tuple[str, ..
 
 def test_db_upgrade_from_0003_keeps_executions_and_can_pause(
         home: Path, testworkflows_path: Path) -> None:
-    url = f"sqlite:///{home}/old.db"
-    engine = create_engine(url)
-    upgrade_schema(engine, "0003")
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO workflow_executions (workflow, status, priority, attempt, params, "
-            "trigger, created_at, cancel_requested) VALUES ('noop', 'pending', 0, 1, "
-            "'{}', 'manual', '2026-01-01 00:00:00', 0)")
-    engine.dispose()
+    url = database_at_revision(home, "0003", status="pending")
     wf = Wfsched(home, url, [testworkflows_path])
     try:
         wf.run("db", "upgrade")
