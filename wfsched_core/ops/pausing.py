@@ -48,12 +48,14 @@ def resolve_names(name: str | None, every: bool, known: set[str], verb: str) -> 
 
 
 def pause(store: SqlStore, catalog: Catalog, name: str | None, every: bool,
-          reason: str | None) -> tuple[list[Pause], dict[str, Pause]]:
-    """Pause ``name`` (or every workflow); the new pauses and those that stood already."""
+          reason: str | None, paused_by: str | None = None,
+          ) -> tuple[list[Pause], dict[str, Pause]]:
+    """Pause ``name`` (or every workflow); the new pauses and those that stood already.
+    ``paused_by``: who, when not the person at this terminal (the dashboard's client)."""
     if reason is not None and len(reason) > 500:
         raise UsageError("--reason is longer than 500 characters")
     names = resolve_names(name, every, known_workflows(catalog, store), "pause")
-    return store.pause_workflows(names, reason or None, who())
+    return store.pause_workflows(names, reason or None, paused_by or who())
 
 
 def resume(store: SqlStore, catalog: Catalog, name: str | None, every: bool) -> list[str]:

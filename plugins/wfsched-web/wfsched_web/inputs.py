@@ -155,3 +155,31 @@ def check_param(where: str, key: str, value: object) -> None:
         raise InputError(f"{where} must be a string (as with trigger --param K=V), "
                          f"not {type(value).__name__ if value is not None else 'null'}")
     plain_text(where, value)
+
+
+def pause_reason_from_json(body: bytes) -> str | None:
+    """The JSON body of a pause, ``{"reason": "..."}`` (optional): its reason."""
+    if not body.strip():
+        return None
+    if len(body) > MAX_BODY_BYTES:
+        raise InputError(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise InputError("the body is nested too deeply to be a pause request")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the body is not valid JSON: {exc}")
+    if not isinstance(data, dict) or set(data) - {"reason"}:
+        raise InputError('the body must be a JSON object with at most "reason"')
+    return pause_reason(data.get("reason"))
+
+
+def pause_reason(value: Any) -> str | None:
+    """A pause's reason from a form or JSON: text of at most 500 characters, or none."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InputError("reason must be a string")
+    if len(value) > 500:
+        raise InputError("reason is longer than 500 characters")
+    return plain_text("reason", value.strip()) or None

@@ -135,6 +135,36 @@ def openapi_document() -> dict[str, Any]:
                     "422": _error("a malformed body"),
                 },
             }},
+            "/api/workflows/{name}/pause": {"post": {
+                "operationId": "pauseWorkflow",
+                "summary": "Pause a workflow on every scheduler (as wfsched pause)",
+                "security": auth,
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "requestBody": {"required": False, "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {
+                        "reason": {"type": "string", "maxLength": 500}}}}}},
+                "responses": {
+                    "200": {"description": "the workflow's pause (the first one stands)"},
+                    "401": _error("no token sent"),
+                    "403": _error("wrong token, or acting is disabled"),
+                    "404": _error("no such workflow"),
+                    "422": _error("a malformed body"),
+                },
+            }},
+            "/api/workflows/{name}/resume": {"post": {
+                "operationId": "resumeWorkflow",
+                "summary": "Resume a paused workflow (as wfsched resume)",
+                "security": auth,
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "whether it was paused"},
+                    "401": _error("no token sent"),
+                    "403": _error("wrong token, or acting is disabled"),
+                    "404": _error("no such workflow"),
+                },
+            }},
             "/api/executions/{id}/cancel": {"post": {
                 "operationId": "cancelExecution",
                 "summary": "Cancel a pending execution or stop a running one",
