@@ -43,15 +43,11 @@ def workflows_list(app: App, as_json: bool) -> None:
         [[e["name"], e["schedule_text"], "paused" if e["paused"] else e["next_run"],
           e["last_executed"], e["last_status"], _description_cell(e)] for e in entries],
     )
+    from wfsched_core.cli.workflow_view import pause_text
+
     for entry in entries:  # in full, under the table (whose cells are cut at 60)
         if entry["paused"]:
             click.echo(f"paused: {entry['name']} {pause_text(entry['paused'])}")
-
-
-def pause_text(pause: dict[str, Any]) -> str:
-    """``by user@host since TIME: reason`` of a pause's JSON."""
-    why = f": {pause['reason']}" if pause["reason"] else ""
-    return f"by {pause['paused_by']} since {pause['paused_at']}{why}"
 
 
 def _description_cell(entry: dict[str, Any]) -> str | None:

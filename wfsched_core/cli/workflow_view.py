@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from wfsched_core.cli.output import echo_table
-from wfsched_core.cli.show_commands import pause_text
 
 
 def echo_workflow(entry: dict[str, Any]) -> None:
@@ -53,3 +52,9 @@ def echo_workflow(entry: dict[str, Any]) -> None:
 def _line(key: str, value: Any) -> None:
     if value not in (None, ""):
         click.echo(f"{key + ':':<13} {value}")
+
+
+def pause_text(pause: dict[str, Any]) -> str:
+    """``by user@host since TIME: reason`` of a pause's JSON."""
+    why = f": {pause['reason']}" if pause["reason"] else ""
+    return f"by {pause['paused_by']} since {pause['paused_at']}{why}"
