@@ -155,3 +155,23 @@ class Wfsched:
     def close(self) -> None:
         if self._store is not None:
             self._store.dispose()
+
+
+def database_at_revision(home: Path, revision: str, status: str = "completed",
+                         params: str = "{}") -> str:
+    """A SQLite database at an older schema ``revision`` holding one ``noop`` execution
+    in ``status`` (for the upgrade tests); its URL."""
+    from sqlalchemy import create_engine
+
+    from wfsched_core.store.db.migrate import upgrade_schema
+
+    url = f"sqlite:///{home}/old.db"
+    engine = create_engine(url)
+    upgrade_schema(engine, revision)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO workflow_executions (workflow, status, priority, attempt, params, "
+            "trigger, created_at, cancel_requested) VALUES ('noop', ?, 0, 1, ?, 'manual', "
+            "'2026-01-01 00:00:00', 0)", (status, params))
+    engine.dispose()
+    return url

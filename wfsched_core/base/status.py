@@ -35,6 +35,7 @@ class Trigger(str, Enum):
     SCHEDULE = "schedule"
     RETRY = "retry"
     DEPENDENCY = "dependency"
+    BACKFILL = "backfill"  # ``wfsched backfill``: a past tick of the schedule
 
     def __str__(self) -> str:
         return self.value

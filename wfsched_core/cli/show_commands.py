@@ -40,14 +40,49 @@ def workflows_list(app: App, as_json: bool) -> None:
         return
     echo_table(
         ["NAME", "SCHEDULE", "NEXT RUN", "LAST RUN", "LAST STATUS", "DESCRIPTION"],
-        [[e["name"], e["schedule_text"], e["next_run"], e["last_executed"], e["last_status"],
-          f"BROKEN: {e['broken']}" if e["broken"] else e["description"]] for e in entries],
+        [[e["name"], e["schedule_text"], "paused" if e["paused"] else e["next_run"],
+          e["last_executed"], e["last_status"], _description_cell(e)] for e in entries],
     )
-    broken = [e for e in entries if e["broken"]]
-    if broken:  # the table cuts long cells: each reason in full (a file and line) below
+    from wfsched_core.cli.workflow_view import pause_text
+
+    below = [e for e in entries if e["broken"] or e["paused"]]
+    if below:  # the table cuts long cells at 60: each reason in full (a file and line)
         click.echo()
-        for entry in broken:
+    for entry in below:
+        if entry["broken"]:
             click.echo(f"{entry['name']}: {entry['broken']}")
+        else:
+            click.echo(f"paused: {entry['name']} {pause_text(entry['paused'])}")
+
+
+def _description_cell(entry: dict[str, Any]) -> str | None:
+    """The description, or why the workflow does not run: broken, or paused."""
+    if entry["broken"]:
+        return f"BROKEN: {entry['broken']}"
+    pause = entry["paused"]
+    if pause:
+        return f"PAUSED: {pause['reason']}" if pause["reason"] else "PAUSED"
+    return entry["description"]
+
+
+@workflows.command("show")
+@click.argument("workflow")
+@click.option("--recent", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="How many of its latest executions to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def workflows_show(app: App, workflow: str, recent: int, as_json: bool) -> None:
+    """One workflow: attributes, schedule in words, next runs, limits, pause, recent runs."""
+    from wfsched_core.cli.workflow_view import echo_workflow
+    from wfsched_core.ops.workflow_detail import describe_workflow
+    from wfsched_core.store.db.engine import missing_sqlite_file
+
+    store = None if missing_sqlite_file(app.settings.database_url) else app.store
+    entry = describe_workflow(app.hooks.catalog(), store, workflow, recent)
+    if as_json:
+        echo_json(entry)
+        return
+    echo_workflow(entry)
 
 
 @cli.group()

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 from wfsched_core.base.records import isoformat, utcnow
 
 if TYPE_CHECKING:
-    from wfsched_core.authoring.catalog import Catalog
+    from wfsched_core.authoring.catalog import BrokenWorkflow, Catalog
     from wfsched_core.authoring.workflow import WorkflowSpec
+    from wfsched_core.base.pauses import Pause
+    from wfsched_core.base.records import WorkflowRow
     from wfsched_core.store.contract import Store
 
 
@@ -19,39 +21,41 @@ def describe_workflows(catalog: Catalog, store: Store | None,
     announcement that lost its name to another distribution as ``NAME (DISTRIBUTION)``);
     without a store (no database yet), nothing has run. With ``spawners`` (the installed
     strategies), a workflow naming another one is flagged: it could not start."""
-    from wfsched_core.authoring.schedule import describe_schedule, next_tick
-
     specs = catalog.all()
     rows = store.workflow_rows() if store is not None else {}
-    entries = []
-    for name in catalog.rows:
-        spec = specs.get(name)
-        row = rows.get(name)
-        broken = catalog.broken.get(name)
-        problem = broken.reason if broken else _spawner_problem(spec, spawners)
-        entry: dict[str, Any] = {
-            "name": name,
-            "description": spec.description if spec else None,
-            "schedule": spec.schedule if spec else None,
-            "schedule_text": describe_schedule(spec.schedule) if spec and spec.schedule
-            else "manual",
-            "timezone": spec.timezone if spec else None,
-            "next_run": isoformat(next_tick(spec.schedule, spec.timezone, utcnow()))
-            if spec and spec.schedule else None,
-            "priority": spec.priority if spec else None,
-            "retries": spec.retries if spec else None,
-            "timeout": spec.timeout if spec else None,
-            "queue": spec.queue if spec else None,
-            "spawner": spec.spawner if spec else None,
-            "depends_on": list(spec.depends_on) if spec else [],
-            "steps": spec.step_names if spec else [],
-            "source": spec.source if spec else (broken.source if broken else None),
-            "last_executed": isoformat(row.last_executed) if row else None,
-            "last_status": row.last_status if row else None,
-            "broken": problem,
-        }
-        entries.append(entry)
-    return entries
+    paused = store.paused_workflows() if store is not None else {}
+    return [workflow_entry(name, specs.get(name), rows.get(name), catalog.broken.get(name),
+                           paused.get(name), spawners) for name in catalog.rows]
+
+
+def workflow_entry(name: str, spec: WorkflowSpec | None, row: WorkflowRow | None,
+                   broken: BrokenWorkflow | None, pause: Pause | None,
+                   spawners: Collection[str] | None = None) -> dict[str, Any]:
+    """One workflow's entry of ``workflows list`` (``workflows show`` adds to it)."""
+    from wfsched_core.authoring.schedule import describe_schedule, next_tick
+
+    return {
+        "name": name,
+        "description": spec.description if spec else None,
+        "schedule": spec.schedule if spec else None,
+        "schedule_text": describe_schedule(spec.schedule) if spec and spec.schedule
+        else "manual",
+        "timezone": spec.timezone if spec else None,
+        "next_run": isoformat(next_tick(spec.schedule, spec.timezone, utcnow()))
+        if spec and spec.schedule else None,
+        "priority": spec.priority if spec else None,
+        "retries": spec.retries if spec else None,
+        "timeout": spec.timeout if spec else None,
+        "queue": spec.queue if spec else None,
+        "spawner": spec.spawner if spec else None,
+        "depends_on": list(spec.depends_on) if spec else [],
+        "steps": spec.step_names if spec else [],
+        "source": spec.source if spec else (broken.source if broken else None),
+        "last_executed": isoformat(row.last_executed) if row else None,
+        "last_status": row.last_status if row else None,
+        "broken": broken.reason if broken else _spawner_problem(spec, spawners),
+        "paused": pause.to_json() if pause else None,  # reason, paused_by, paused_at
+    }
 
 
 def _spawner_problem(spec: WorkflowSpec | None, spawners: Collection[str] | None,

@@ -1,12 +1,13 @@
 """What ``scheduler --once`` leaves behind: pending executions it cannot start now.
 
 ``--once`` stops when nothing runs and every pending execution left is *held*: by an
-admission plugin (its reason), by a retry's backoff that ends later than ``SOON_SECONDS``
-(or two poll intervals, if longer: a sooner one is waited for, so a flaky run's retry
-completes in the same run), by a queue this scheduler does not serve, or because its
-workflow is not installed here or is broken (:func:`unrunnable_reason`: such executions
-are never claimed, so never started and failed; they run once the workflow is back). One
-claimed by another scheduler, or due soon, is not held: ``--once`` waits for it.
+admission plugin (its reason), by a pause of its workflow (``wfsched pause``), by a
+retry's backoff that ends later than ``SOON_SECONDS`` (or two poll intervals, if longer: a
+sooner one is waited for, so a flaky run's retry completes in the same run), by a queue
+this scheduler does not serve, or because its workflow is not installed here or is broken
+(:func:`unrunnable_reason`: such executions are never claimed, so never started and
+failed; they run once the workflow is back). One claimed by another scheduler, or due
+soon, is not held: ``--once`` waits for it.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ def held_pending(store: Store, poll_interval: float,
     now = now or utcnow()
     soon = now + timedelta(seconds=max(2 * poll_interval, SOON_SECONDS))
     held = []
+    paused = store.paused_workflows()
     for execution in store.pending_executions():
-        reason = unrunnable(execution.workflow) if unrunnable is not None \
-            and execution.claimed_by is None else None
+        pause = paused.get(execution.workflow)
+        reason = None
+        if execution.claimed_by is None:
+            reason = (unrunnable(execution.workflow) if unrunnable is not None else None) \
+                or (pause.note if pause is not None else None)
         reason = reason or hold_of(execution, now, soon, queues)
         if reason is None:
             return None

@@ -19,6 +19,7 @@ from wfsched_core.base.status import Trigger
 
 if TYPE_CHECKING:
     from wfsched_core.authoring.workflow import WorkflowSpec
+    from wfsched_core.base.pauses import Pause
     from wfsched_core.framework.hooks import PluginHooks
     from wfsched_core.store.contract import Store
 
@@ -119,8 +120,14 @@ class TickScheduler:
         """Queue (or record as skipped) every tick that is due now; return how many queued."""
         now = self.clock.now()
         queued = 0
+        paused: dict[str, Pause] | None = None  # read once, only when a tick is due
         for name, spec in self.specs.items():
             if self._next[name] > now:
+                continue
+            if paused is None:
+                paused = self.store.paused_workflows()
+            if name in paused:
+                self._pass_over_paused(name, spec, now)
                 continue
             plan = plan_due_ticks(spec, self._last[name], now, self.on_time)
             if plan.dropped:
@@ -136,6 +143,15 @@ class TickScheduler:
             self._next[name] = _tick_after(spec, self._last[name])
             self.store.set_next_run(name, self._next[name])
         return queued
+
+    def _pass_over_paused(self, name: str, spec: WorkflowSpec, now: datetime) -> None:
+        """A paused workflow's due ticks are passed over, not queued and not recorded:
+        the schedule goes on from the next tick after ``now``, and ``wfsched backfill``
+        can still run the ticks of the pause (they have no row)."""
+        log.info("%s is paused: ticks up to %s not queued", name, now.isoformat())
+        self._last[name] = now
+        self._next[name] = _tick_after(spec, now)
+        self.store.set_next_run(name, self._next[name])
 
     def _queue_tick(self, spec: WorkflowSpec, tick: datetime) -> int:
         if spec.overlap == "skip" and self.store.active_count(spec.name) > 0:

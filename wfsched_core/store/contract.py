@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
+    from wfsched_core.base.pauses import Pause
     from wfsched_core.base.records import Execution, SchedulerRow, StepRecord, WorkflowRow
     from wfsched_core.store.browsing import ExecutionPage, ExecutionSearch
     from wfsched_core.store.executions import Finished
@@ -104,6 +105,13 @@ class Store(Protocol):
         """Insert ``count`` pending executions; a scheduled run that exists inserts nothing."""
         ...
 
+    def enqueue_ticks(
+        self, workflow: str, ticks: Sequence[datetime], *, priority: int, queue: str | None,
+        trigger: Trigger = Trigger.BACKFILL,
+    ) -> list[Execution]:
+        """Queue one pending execution per tick that has no row yet; the ones queued."""
+        ...
+
     def ensure_schema(self, *, auto_create: bool = True) -> None:
         """Check the schema is current; create or migrate it on first use for SQLite only."""
         ...
@@ -180,6 +188,17 @@ class Store(Protocol):
         """The executions scheduler ``owner`` holds in one of ``statuses``."""
         ...
 
+    def pause_workflows(
+        self, names: Iterable[str], reason: str | None, paused_by: str,
+    ) -> tuple[list[Pause], dict[str, Pause]]:
+        """Pause each of ``names`` that is not paused yet; returns the new pauses and those that
+        stood already (kept as they were: the first pause's time and reason)."""
+        ...
+
+    def paused_workflows(self) -> dict[str, Pause]:
+        """Every paused workflow by name (a small table: read whole)."""
+        ...
+
     def pending_executions(self, limit: int = 1000) -> list[Execution]:
         """Pending executions, best first (what a claim would consider), at most ``limit``."""
         ...
@@ -222,6 +241,11 @@ class Store(Protocol):
         """Cancel a pending execution at once, or flag a running one for its owner to stop."""
         ...
 
+    def resume_workflows(self, names: Iterable[str] | None) -> list[str]:
+        """Lift the pauses of ``names`` (None: every pause); the names that were paused. Their
+        pending executions lose the pause's ``wait_reason`` and wake the schedulers."""
+        ...
+
     def running_by_scheduler(self) -> dict[str, int]:
         """How many running executions each scheduler owns (by ``claimed_by``)."""
         ...
@@ -238,6 +262,13 @@ class Store(Protocol):
         """Where ``workflow``'s schedule stands: the next tick recorded for it (a tick that is due
         when it is in the past). On first sight, when none is recorded, ``first_tick`` is recorded
         and returned; with several schedulers, the first record stays and all of them return it."""
+        ...
+
+    def scheduled_rows(
+        self, workflow: str, start: datetime, end: datetime,
+    ) -> dict[datetime, tuple[int, str]]:
+        """The executions of ``workflow`` scheduled for ``start <= t < end``, by tick: ``(id,
+        status)`` each (a run, a queued one, or a skipped tick)."""
         ...
 
     def scheduler_heartbeat(self, scheduler_id: str) -> None:
@@ -301,4 +332,8 @@ class Store(Protocol):
 
     def workflow_rows(self) -> dict[str, WorkflowRow]:
         """The workflows table by name (description, schedule, next run, dependencies)."""
+        ...
+
+    def workflow_status_counts(self, workflow: str) -> dict[str, int]:
+        """Pending and running executions of ``workflow``, by status."""
         ...

@@ -11,10 +11,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, or_, select, update
 
 from wfsched_core.base.status import ExecutionStatus
-from wfsched_core.store.db.schema import workflow_dependencies, workflows
+from wfsched_core.store.db.schema import workflow_dependencies, workflow_pauses, workflows
 from wfsched_core.store.db.schema import workflow_execution_steps as steps
 from wfsched_core.store.db.schema import workflow_executions as executions
 
@@ -97,12 +97,16 @@ def claim_candidates(queues: tuple[str | None, ...] | None, skip_locked: bool,
                      only_runnable: bool = False) -> Select[Any]:
     """The pending executions a claim may take, best first: ``b_now, b_limit``; one
     statement per set of queues (None: every queue), locking mode and whether it is
-    limited to the workflows the claiming scheduler can run (``b_workflows``, a list)."""
+    limited to the workflows the claiming scheduler can run (``b_workflows``, a list).
+    Those of a paused workflow are left out here, not held by admission: read as
+    candidates, a paused backlog would fill the window and starve every other workflow
+    (docs/decisions.md)."""
     query = (
         select(executions)
         .where(executions.c.status == _PENDING, executions.c.claimed_by.is_(None),
                or_(executions.c.not_before.is_(None),
-                   executions.c.not_before <= bindparam("b_now")))
+                   executions.c.not_before <= bindparam("b_now")),
+               ~exists().where(workflow_pauses.c.workflow == executions.c.workflow))
         .order_by(executions.c.priority.desc(), executions.c.created_at, executions.c.id)
         .limit(bindparam("b_limit"))
     )

@@ -114,7 +114,7 @@ def require_read(request: Request) -> None:
 
 
 def require_act(request: Request) -> None:
-    """Trigger and cancel: the bearer token, always.
+    """Trigger, cancel, pause and resume: the bearer token, always.
 
     A browser session is not enough here: the API has no CSRF token, and a page on another
     port of the same host is "same-site" for a SameSite cookie. Pages act through their
@@ -186,6 +186,22 @@ async def cancel(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(_dashboard(request).cancel, execution_id))
 
 
+@api_endpoint
+async def pause(request: Request) -> JSONResponse:
+    require_act(request)
+    reason = inputs.pause_reason_from_json(await request.body())
+    return JSONResponse(await run_in_threadpool(
+        _dashboard(request).pause, request.path_params["name"], reason,
+        _guard(request).client(request)))
+
+
+@api_endpoint
+async def resume(request: Request) -> JSONResponse:
+    require_act(request)
+    return JSONResponse(await run_in_threadpool(_dashboard(request).resume,
+                                                request.path_params["name"]))
+
+
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(openapi_document())
 
@@ -199,4 +215,6 @@ def api_routes() -> list[Route]:
         Route("/api/executions/{id:int}/log", get_log, methods=["GET"]),
         Route("/api/workflows/{name}/trigger", trigger, methods=["POST"]),
         Route("/api/executions/{id:int}/cancel", cancel, methods=["POST"]),
+        Route("/api/workflows/{name}/pause", pause, methods=["POST"]),
+        Route("/api/workflows/{name}/resume", resume, methods=["POST"]),
     ]

@@ -135,6 +135,26 @@ class Dashboard:
         log.info("queued %s execution(s) of %s from the dashboard", len(created), workflow)
         return [e.id for e in created]
 
+    def pause(self, workflow: str, reason: str | None, client: str) -> dict[str, Any]:
+        """Pause as ``wfsched pause`` does (by ``web@CLIENT``); the workflow's pause."""
+        from wfsched_core.ops.pausing import pause
+
+        name = plain_text("workflow", workflow)
+        created, standing = pause(self.store, self.hooks.catalog(), name, False,
+                                  plain_text("reason", reason) if reason else None,
+                                  paused_by=f"web@{client}")
+        log.info("paused %s from the dashboard (%s)", name, client)
+        return {"workflow": name, "paused": (created or list(standing.values()))[0].to_json()}
+
+    def resume(self, workflow: str) -> dict[str, Any]:
+        """Resume as ``wfsched resume`` does; whether it was paused."""
+        from wfsched_core.ops.pausing import resume
+
+        name = plain_text("workflow", workflow)
+        resumed = resume(self.store, self.hooks.catalog(), name, False)
+        log.info("resumed %s from the dashboard", name)
+        return {"workflow": name, "resumed": bool(resumed)}
+
     def cancel(self, execution_id: int) -> dict[str, Any]:
         """Cancel as ``wfsched cancel`` does; waits for a running one to stop."""
         from wfsched_core.scheduler.cancellation import cancel_execution

@@ -141,23 +141,31 @@ def log_offset(query: Any) -> int | None:
     return None if value in (None, "") else parse_int("offset", value, 0, MAX_OFFSET)
 
 
-def trigger_from_json(body: bytes) -> TriggerRequest:
-    """The JSON body ``{"count": 1, "priority": null, "params": {}}`` (all optional)."""
+def json_object(body: bytes, what: str, fields: set[str]) -> dict[str, Any]:
+    """A request's JSON body: an object of at most ``fields`` (empty body: ``{}``)."""
     if not body.strip():
-        return TriggerRequest()
+        return {}
     if len(body) > MAX_BODY_BYTES:
         raise InputError(f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body)
     except RecursionError:
-        raise InputError("the body is nested too deeply to be a trigger request")
+        raise InputError(f"the body is nested too deeply to be a {what}")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"the body is not valid JSON: {exc}")
     if not isinstance(data, dict):
         raise InputError("the body must be a JSON object")
-    unknown = sorted(set(data) - {"count", "priority", "params"})
+    unknown = sorted(set(data) - fields)
     if unknown:
         raise InputError(f"unknown field(s): {', '.join(unknown)}")
+    return data
+
+
+def trigger_from_json(body: bytes) -> TriggerRequest:
+    """The JSON body ``{"count": 1, "priority": null, "params": {}}`` (all optional)."""
+    if not body.strip():
+        return TriggerRequest()
+    data = json_object(body, "trigger request", {"count", "priority", "params"})
     count = data.get("count")
     priority = data.get("priority")
     params = data.get("params")
@@ -209,3 +217,19 @@ def check_param(where: str, key: str, value: object) -> None:
         raise InputError(f"{where} must be a string (as with trigger --param K=V), "
                          f"not {type(value).__name__ if value is not None else 'null'}")
     plain_text(where, value)
+
+
+def pause_reason_from_json(body: bytes) -> str | None:
+    """The JSON body of a pause, ``{"reason": "..."}`` (optional): its reason."""
+    return pause_reason(json_object(body, "pause request", {"reason"}).get("reason"))
+
+
+def pause_reason(value: Any) -> str | None:
+    """A pause's reason from a form or JSON: text of at most 500 characters, or none."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InputError("reason must be a string")
+    if len(value) > 500:
+        raise InputError("reason is longer than 500 characters")
+    return plain_text("reason", value.strip()) or None

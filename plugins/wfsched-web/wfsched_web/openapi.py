@@ -34,6 +34,15 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
 
 _ID = {"name": "id", "in": "path", "required": True,
        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _acting(answer: dict[str, Any], **more: dict[str, Any]) -> dict[str, Any]:
+    """The responses of an endpoint that acts on a workflow: ``answer`` (200/201) and the
+    refusals every one of them shares."""
+    return {**answer, "401": _error("no token sent"),
+            "403": _error("wrong token, or acting is disabled"),
+            "404": _error("no such workflow"), **more}
 
 _EXECUTION_PROPERTIES: dict[str, Any] = {
     "id": {"type": "integer"},
@@ -136,17 +145,31 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "triggerWorkflow",
                 "summary": "Queue pending executions of a workflow",
                 "security": auth,
-                "parameters": [{"name": "name", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                "parameters": [_NAME],
                 "requestBody": {"required": False, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/TriggerRequest"}}}},
-                "responses": {
-                    "201": _json("#/components/schemas/TriggerResponse", "the new ids"),
-                    "401": _error("no token sent"),
-                    "403": _error("wrong token, or acting is disabled"),
-                    "404": _error("no such workflow"),
-                    "422": _error("a malformed body"),
-                },
+                "responses": _acting(
+                    {"201": _json("#/components/schemas/TriggerResponse", "the new ids")},
+                    **{"422": _error("a malformed body")}),
+            }},
+            "/api/workflows/{name}/pause": {"post": {
+                "operationId": "pauseWorkflow",
+                "summary": "Pause a workflow on every scheduler (as wfsched pause)",
+                "security": auth,
+                "parameters": [_NAME],
+                "requestBody": {"required": False, "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {
+                        "reason": {"type": "string", "maxLength": 500}}}}}},
+                "responses": _acting(
+                    {"200": {"description": "the workflow's pause (the first one stands)"}},
+                    **{"422": _error("a malformed body")}),
+            }},
+            "/api/workflows/{name}/resume": {"post": {
+                "operationId": "resumeWorkflow",
+                "summary": "Resume a paused workflow (as wfsched resume)",
+                "security": auth,
+                "parameters": [_NAME],
+                "responses": _acting({"200": {"description": "whether it was paused"}}),
             }},
             "/api/executions/{id}/cancel": {"post": {
                 "operationId": "cancelExecution",

@@ -268,6 +268,26 @@ async def cancel_form(request: Request) -> Response:
         lambda execution_id, result: (None, f"Execution #{execution_id} is {result['status']}."))
 
 
+async def pause_form(request: Request) -> Response:
+    """The Pause and Resume buttons of the workflows page (token session and CSRF)."""
+    form, refusal = await _acting_form(request)
+    if refusal is not None:
+        return refusal
+    name = request.path_params["name"]
+    dashboard = _dashboard(request)
+    try:
+        if request.url.path.endswith("/resume"):
+            await run_in_threadpool(dashboard.resume, name)
+            return redirect("/workflows", f"Resumed {name}.")
+        reason = inputs.pause_reason(form.get("reason"))
+        await run_in_threadpool(dashboard.pause, name, reason,
+                                _guard(request).client(request))
+    except (InputError, WfschedError) as exc:
+        status = 422 if isinstance(exc, InputError) else status_for(exc)
+        return await workflows_page(request, error=str(exc), failed=name, status=status)
+    return redirect("/workflows", f"Paused {name}: its pending executions wait.")
+
+
 # --- logging in ------------------------------------------------------------------------
 
 
@@ -319,6 +339,8 @@ def page_routes() -> list[Route]:
         Route("/executions", executions_page, methods=["GET"]),
         Route("/executions/{id:int}", execution_page, methods=["GET"]),
         Route("/executions/{id:int}/cancel", cancel_form, methods=["POST"]),
+        Route("/workflows/{name}/pause", pause_form, methods=["POST"]),
+        Route("/workflows/{name}/resume", pause_form, methods=["POST"]),
         Route("/timeline", timeline_page, methods=["GET"]),
         Route("/timeline.svg", timeline_svg, methods=["GET"]),
         Route("/login", login_page, methods=["GET"]),

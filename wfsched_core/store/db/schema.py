@@ -126,3 +126,14 @@ workflow_dependencies = Table(
     Column("downstream", String(200), primary_key=True),
 )
 
+
+# Paused workflows (``wfsched pause``): in the database, so that a pause holds on every
+# scheduler and survives restarts. A row is a pause; ``resume`` deletes it.
+workflow_pauses = Table(
+    "workflow_pauses",
+    metadata,
+    Column("workflow", String(200), primary_key=True),
+    Column("reason", String(500)),
+    Column("paused_by", String(255), nullable=False),
+    Column("paused_at", Timestamp, nullable=False),
+)

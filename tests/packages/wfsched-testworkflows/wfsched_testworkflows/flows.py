@@ -36,12 +36,17 @@ class Noop(Workflow):
 
 
 class Mark(Workflow):
-    """Write a marker file: counts how many times an execution really ran."""
+    """Write a marker file: counts how many times an execution really ran. With
+    ``gate``, it then runs until that file exists (a test decides when it ends)."""
 
     @step
     def mark(self, ctx):
         write_record(ctx, "ran", host=os.uname().nodename)
         time.sleep(float(ctx.params.get("seconds", 0)))
+        gate = ctx.params.get("gate")
+        deadline = time.monotonic() + 120
+        while gate and not Path(gate).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 class RecordInterval(Workflow):
