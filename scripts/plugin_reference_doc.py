@@ -15,8 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from wfsched_core.authoring.catalog import CATCHUP_MODES, OVERLAP_MODES
-from wfsched_core.authoring.workflow import _ATTRIBUTE_TYPES, StepContext, Workflow
+from wfsched_core.authoring.workflow import _ATTRIBUTE_TYPES, ATTRIBUTE_CHOICES, StepContext, Workflow
 from wfsched_core.base.bounds import WORKFLOW_BOUNDS
 from wfsched_core.base.config import RESERVED_TABLES, Settings
 from wfsched_core.base.records import Execution, SchedulerRow, StepRecord, Upstream
@@ -103,7 +102,7 @@ def allowed_values(name: str) -> str:
     bound = WORKFLOW_BOUNDS.get(name)
     if bound is not None:
         return bound.describe()
-    choices = {"catchup": CATCHUP_MODES, "overlap": OVERLAP_MODES}.get(name)
+    choices = ATTRIBUTE_CHOICES.get(name)
     if choices:
         return "one of " + ", ".join(f"`{c}`" for c in choices)
     special = {
