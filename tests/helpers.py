@@ -155,3 +155,20 @@ class Wfsched:
     def close(self) -> None:
         if self._store is not None:
             self._store.dispose()
+
+
+def database_at_revision(url: str, revision: str, *statements: str) -> None:
+    """A database migrated only to ``revision``, with ``statements`` run on it: what an
+    older release left behind, for the tests of ``wfsched db upgrade``."""
+    from sqlalchemy import create_engine
+
+    from wfsched_core.store.db.migrate import upgrade_schema
+
+    engine = create_engine(url)
+    try:
+        upgrade_schema(engine, revision)
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
+from wfsched_core.authoring.flow_limits import concurrency_key_problem, rate_limit_problem
 from wfsched_core.base.bounds import WORKFLOW_BOUNDS
 from wfsched_core.base.errors import ConfigError
 from wfsched_core.base.records import NO_UPSTREAM, Upstream
@@ -49,6 +50,11 @@ class Workflow:
     catchup: ClassVar[str] = "latest"
     start_deadline: ClassVar[float | None] = None
     concurrency: ClassVar[int | None] = None
+    # a parameter name, or a callable of the params: at most concurrency_per_key
+    # executions with the same key run at once (issue 17)
+    concurrency_key: ClassVar[str | Callable[..., Any] | None] = None
+    concurrency_per_key: ClassVar[int] = 1
+    rate_limit: ClassVar[str | None] = None  # "10/minute", "5/2s": starts per window
     overlap: ClassVar[str] = "allow"
     priority: ClassVar[int] = 0
     retries: ClassVar[int] = 0
@@ -87,6 +93,9 @@ class WorkflowSpec:
     catchup: str = "latest"
     start_deadline: float | None = None
     concurrency: int | None = None
+    concurrency_key: str | Callable[..., Any] | None = None
+    concurrency_per_key: int = 1
+    rate_limit: str | None = None
     overlap: str = "allow"
     priority: int = 0
     retries: int = 0
@@ -112,6 +121,9 @@ _ATTRIBUTE_TYPES: dict[str, tuple[type, ...]] = {
     "catchup": (str,),
     "start_deadline": (int, float),
     "concurrency": (int,),
+    "concurrency_key": (str,),
+    "concurrency_per_key": (int,),
+    "rate_limit": (str,),
     "overlap": (str,),
     "priority": (int,),
     "retries": (int,),
@@ -161,8 +173,16 @@ def resolve_spec(
     return WorkflowSpec(name=name, cls=cls, source=source, extra=extra, **clean)
 
 
+_FLOW_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "concurrency_key": concurrency_key_problem,
+    "rate_limit": rate_limit_problem,
+}
+
+
 def _value_problem(attribute: str, value: Any) -> str | None:
     """Why ``value`` cannot be the attribute (``must be ...``), or None when it can."""
+    if attribute in _FLOW_CHECKS:
+        return _FLOW_CHECKS[attribute](value)
     bound = WORKFLOW_BOUNDS.get(attribute)
     if bound is not None:
         return bound.problem(value)
