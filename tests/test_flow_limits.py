@@ -153,3 +153,41 @@ def test_a_flood_of_one_key_does_not_hide_another_key(wf: Wfsched, work_dir: Pat
     # queued behind 30 of another key, more than one claim reads at once, it still ran
     # beside the first of them rather than after them all
     assert wf.execution(small).started_at < big_starts[3]
+
+
+def test_a_key_callable_that_fails_refuses_the_trigger(wf: Wfsched) -> None:
+    result = wf.run("trigger", "per_region", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("wfsched: error: cannot queue per_region: its "
+                                     "concurrency_key failed on these params: KeyError: "
+                                     "'region'")
+    assert wf.store.list_executions() == []
+
+
+def test_limits_from_the_config_override_the_class_and_are_listed(wf: Wfsched) -> None:
+    wf.write_config('[workflows.per_customer]\nconcurrency_per_key = 3\n'
+                    'rate_limit = "2/second"\n[workflows.rated]\nconcurrency_key = "who"\n')
+    listed = {w["name"]: w for w in wf.json("workflows", "list")}
+    limits = ("concurrency", "concurrency_key", "concurrency_per_key", "rate_limit")
+    assert [listed["per_customer"][k] for k in limits] == [None, "customer", 3, "2/second"]
+    assert [listed["rated"][k] for k in limits] == [None, "who", 1, "5/2s"]
+    assert listed["per_region"]["concurrency_key"] == "<callable PerRegion.<lambda>>"
+    assert listed["noop"]["concurrency_key"] is None
+
+
+def test_once_lists_an_execution_a_rate_limit_holds_for_long(wf: Wfsched) -> None:
+    wf.write_config('[workflows.noop]\nrate_limit = "1/hour"\n')
+    first, second = wf.trigger("noop", count=2)
+    result = wf.run("scheduler", "--once", check=False, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr  # only held work is left
+    assert wf.execution(first).status.value == "completed"
+    held = wf.execution(second)
+    assert held.status.value == "pending"
+    # it may start an hour after the first one started (counted from its claim, which
+    # comes just before its recorded start)
+    ran = wf.execution(first)
+    assert ran.created_at + timedelta(minutes=59) < held.not_before \
+        <= ran.started_at + timedelta(hours=1)
+    line = next(x for x in result.stdout.splitlines() if x.startswith("held:"))
+    assert line.startswith(f"held: noop #{second}: not before ")
+    assert "(rate limit 1 per hour: may start at " in line

@@ -29,7 +29,7 @@ MAX_RATE_WINDOW = DAY
 
 _UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
           "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
-          "h": 3600.0, "hour": 3600.0, "hours": 3600.0, "d": DAY, "day": DAY}
+          "h": 3600.0, "hour": 3600.0, "hours": 3600.0, "d": DAY, "day": DAY, "days": DAY}
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)\s*", re.IGNORECASE)
 RATE_FORMAT = ('COUNT/UNIT like "10/minute", "5/2s" or "100/hour" '
                "(units: second, minute, hour, day, or s, m, h, d)")
@@ -137,3 +137,17 @@ def flow_limits_by_name(specs: Iterable[WorkflowSpec]) -> dict[str, FlowLimits]:
     """The limits of each workflow that has a concurrency key or a rate limit."""
     found = {spec.name: flow_limits_of(spec) for spec in specs}
     return {name: limits for name, limits in found.items() if limits is not None}
+
+
+def limits_json(spec: WorkflowSpec | None) -> dict[str, Any]:
+    """A workflow's limits as ``workflows list --json`` shows them (a callable key by its
+    name): ``concurrency``, ``concurrency_key``, ``concurrency_per_key``, ``rate_limit``."""
+    if spec is None:
+        return {"concurrency": None, "concurrency_key": None, "concurrency_per_key": None,
+                "rate_limit": None}
+    key = spec.concurrency_key
+    if key is not None and not isinstance(key, str):
+        key = f"<callable {getattr(key, '__qualname__', type(key).__name__)}>"
+    return {"concurrency": spec.concurrency, "concurrency_key": key,
+            "concurrency_per_key": spec.concurrency_per_key if key is not None else None,
+            "rate_limit": spec.rate_limit}

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 def describe_workflows(catalog: Catalog, store: SqlStore | None) -> list[dict[str, Any]]:
     """One JSON-ready entry per workflow, broken ones included (with ``broken`` set);
     without a store (no database yet), nothing has run."""
+    from wfsched_core.authoring.flow_limits import limits_json
     from wfsched_core.authoring.schedule import describe_schedule, next_tick
 
     specs = catalog.all()
@@ -38,6 +39,7 @@ def describe_workflows(catalog: Catalog, store: SqlStore | None) -> list[dict[st
             "queue": spec.queue if spec else None,
             "spawner": spec.spawner if spec else None,
             "depends_on": list(spec.depends_on) if spec else [],
+            **limits_json(spec),
             "steps": spec.step_names if spec else [],
             "source": spec.source if spec else (broken.source if broken else None),
             "last_executed": isoformat(row.last_executed) if row else None,

@@ -188,7 +188,7 @@ class PerCustomer(RecordInterval):
 class PerRegion(RecordInterval):
     """RecordInterval keyed by a callable: one at a time per region, case-insensitive."""
 
-    concurrency_key = staticmethod(lambda params: str(params.get("region", "")).lower())
+    concurrency_key = staticmethod(lambda params: str(params["region"]).lower())
 
 
 class Rated(RecordInterval):
