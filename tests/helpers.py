@@ -157,18 +157,21 @@ class Wfsched:
             self._store.dispose()
 
 
-def database_at_revision(url: str, revision: str, *statements: str) -> None:
-    """A database migrated only to ``revision``, with ``statements`` run on it: what an
-    older release left behind, for the tests of ``wfsched db upgrade``."""
+def database_at_revision(home: Path, revision: str, status: str = "completed",
+                         params: str = "{}") -> str:
+    """A SQLite database at an older schema ``revision`` holding one ``noop`` execution
+    in ``status`` (for the upgrade tests); its URL."""
     from sqlalchemy import create_engine
 
     from wfsched_core.store.db.migrate import upgrade_schema
 
+    url = f"sqlite:///{home}/old.db"
     engine = create_engine(url)
-    try:
-        upgrade_schema(engine, revision)
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-    finally:
-        engine.dispose()
+    upgrade_schema(engine, revision)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO workflow_executions (workflow, status, priority, attempt, params, "
+            "trigger, created_at, cancel_requested) VALUES ('noop', ?, 0, 1, ?, 'manual', "
+            "'2026-01-01 00:00:00', 0)", (status, params))
+    engine.dispose()
+    return url

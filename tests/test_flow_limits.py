@@ -119,21 +119,17 @@ def test_a_bad_limit_is_one_line_and_exit_2(wf: Wfsched, command: str, config: s
     assert "Traceback" not in result.stderr
 
 
-def test_db_upgrade_from_0003_keeps_executions_and_keys_new_ones(
-        home: Path, testworkflows_path: Path, work_dir: Path) -> None:
-    url = f"sqlite:///{home}/old.db"
-    params = json.dumps({"customer": "old", "seconds": 0, "dir": str(work_dir)})
-    database_at_revision(
-        url, "0003",
-        "INSERT INTO workflow_executions (workflow, status, priority, attempt, params, "
-        f"trigger, created_at, cancel_requested) VALUES ('per_customer', 'pending', 0, 1, "
-        f"'{params}', 'manual', '2026-01-01 00:00:00', 0)")
+def test_db_upgrade_from_0003_keeps_executions_and_keys_them_when_claimed(
+        home: Path, testworkflows_path: Path) -> None:
+    url = database_at_revision(home, "0003", status="pending",
+                               params=json.dumps({"customer": "old"}))
     wf = Wfsched(home, url, [testworkflows_path])
     try:
         wf.run("db", "upgrade")
+        wf.write_config('[workflows.noop]\nconcurrency_key = "customer"\n')
         (row,) = wf.json("executions", "list")
         assert wf.json("executions", "show", str(row["id"]))["concurrency_key"] is None
-        (new,) = wf.trigger("per_customer", customer="new", seconds=0, dir=work_dir)
+        (new,) = wf.trigger("noop", customer="new")
         assert wf.execution(new).concurrency_key == "new"
         wf.run("scheduler", "--once", timeout=120)
         # the old one was keyed by its claim and ran like the new one

@@ -72,12 +72,7 @@ def test_a_manual_run_has_an_empty_upstream(wf: Wfsched, work_dir: Path) -> None
 
 def test_db_upgrade_keeps_executions_of_the_previous_revision(
         home: Path, testworkflows_path: Path) -> None:
-    url = f"sqlite:///{home}/old.db"
-    database_at_revision(
-        url, "0002",
-        "INSERT INTO workflow_executions (workflow, status, priority, attempt, params, "
-        "trigger, created_at, cancel_requested) VALUES ('noop', 'completed', 0, 1, "
-        "'{\"a\": 1}', 'manual', '2026-01-01 00:00:00', 0)")
+    url = database_at_revision(home, "0002", params='{"a": 1}')
     wf = Wfsched(home, url, [testworkflows_path])
     try:
         wf.run("db", "upgrade")
