@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
+from wfsched_core.authoring.flow_limits import concurrency_key_problem, rate_limit_problem
 from wfsched_core.base.bounds import WORKFLOW_BOUNDS
 from wfsched_core.base.errors import ConfigError
 from wfsched_core.base.records import NO_UPSTREAM, Upstream
@@ -63,6 +64,13 @@ class Workflow:
     start_deadline: ClassVar[float | None] = None
     #: at most this many executions of it run at once (all schedulers together)
     concurrency: ClassVar[int | None] = None
+    #: a parameter name, or a callable of the params: at most ``concurrency_per_key``
+    #: executions with the same key run at once, across every scheduler
+    concurrency_key: ClassVar[str | Callable[..., Any] | None] = None
+    #: how many executions with one ``concurrency_key`` may run at once
+    concurrency_per_key: ClassVar[int] = 1
+    #: at most this many starts per window ("10/minute", "5/2s"), per key when one is set
+    rate_limit: ClassVar[str | None] = None
     #: a scheduled run while one still runs: start it (allow), skip it, or replace the old
     overlap: ClassVar[str] = "allow"
     #: higher is claimed first when slots are scarce
@@ -111,6 +119,9 @@ class WorkflowSpec:
     catchup: str = "latest"
     start_deadline: float | None = None
     concurrency: int | None = None
+    concurrency_key: str | Callable[..., Any] | None = None
+    concurrency_per_key: int = 1
+    rate_limit: str | None = None
     overlap: str = "allow"
     priority: int = 0
     retries: int = 0
@@ -136,6 +147,9 @@ _ATTRIBUTE_TYPES: dict[str, tuple[type, ...]] = {
     "catchup": (str,),
     "start_deadline": (int, float),
     "concurrency": (int,),
+    "concurrency_key": (str,),
+    "concurrency_per_key": (int,),
+    "rate_limit": (str,),
     "overlap": (str,),
     "priority": (int,),
     "retries": (int,),
@@ -212,8 +226,16 @@ def resolve_spec(
     return WorkflowSpec(name=name, cls=cls, source=source, extra=extra, **clean)
 
 
+_FLOW_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "concurrency_key": concurrency_key_problem,
+    "rate_limit": rate_limit_problem,
+}
+
+
 def _value_problem(attribute: str, value: Any) -> str | None:
     """Why ``value`` cannot be the attribute (``must be ...``), or None when it can."""
+    if attribute in _FLOW_CHECKS:
+        return _FLOW_CHECKS[attribute](value)
     bound = WORKFLOW_BOUNDS.get(attribute)
     if bound is not None:
         return bound.problem(value)

@@ -75,6 +75,7 @@ SCHEDULER_BOUNDS: dict[str, Bound] = {
 WORKFLOW_BOUNDS: dict[str, Bound] = {
     "start_deadline": Bound(0.001, 10 * YEAR, unit="seconds"),
     "concurrency": Bound(1, MAX_CONCURRENT, whole=True),
+    "concurrency_per_key": Bound(1, MAX_CONCURRENT, whole=True),
     "priority": Bound(INT32_MIN, INT32_MAX, whole=True),
     "retries": Bound(0, 1000, whole=True),
     "retry_delay": Bound(0, YEAR, unit="seconds"),

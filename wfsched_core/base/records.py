@@ -129,6 +129,7 @@ class Execution:
     cancel_requested: bool = False
     #: why pending work is held back (an admission plugin's reason), None when it is not
     wait_reason: str | None = None
+    concurrency_key: str | None = None  # computed when queued (the workflow's key)
     #: not a column: the upstream runs, filled when the execution starts (``ctx.upstream``)
     upstream: Mapping[str, Upstream] = field(default_factory=lambda: NO_UPSTREAM, compare=False,
                                            repr=False)
@@ -164,6 +165,7 @@ class Execution:
                 error_detail=self.error_detail,
                 cancel_requested=self.cancel_requested,
                 wait_reason=self.wait_reason,
+                concurrency_key=self.concurrency_key,
             )
         return data
 

@@ -54,14 +54,19 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
 def trigger(app: App, workflow: str, pairs: tuple[str, ...], params_json: str | None,
             priority: int | None, count: int, wait: bool) -> int:
     """Queue pending executions of WORKFLOW and print their ids."""
+    from wfsched_core.authoring.flow_limits import key_for_spec
     from wfsched_core.base.status import Trigger
 
     app.creates_database = True
     params = parse_params(pairs, params_json)
     spec = app.hooks.catalog().get(workflow)
+    try:
+        key = key_for_spec(spec, params, strict=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot queue {workflow}: {exc}") from None
     created = app.quick_store.enqueue(
         workflow, params=params, priority=spec.priority if priority is None else priority,
-        count=count, trigger=Trigger.MANUAL, queue=spec.queue)
+        count=count, trigger=Trigger.MANUAL, queue=spec.queue, concurrency_key=key)
     for execution in created:
         click.echo(execution.id)
         app.hooks.execution_queued(execution)

@@ -137,7 +137,7 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
         return
     for key in ("id", "workflow", "status", "trigger", "attempt", "retry_of", "triggered_by",
                 "priority",
-                "params", "created_at", "not_before", "started_at", "finished_at", "host",
+                "params", "concurrency_key", "created_at", "not_before", "started_at", "finished_at", "host",
                 "pid", "spawner", "claimed_by", "exit_code", "error", "wait_reason", "log"):
         if data.get(key) not in (None, {}, ""):
             click.echo(f"{key + ':':<12} {data[key]}")

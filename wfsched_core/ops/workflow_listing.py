@@ -32,6 +32,7 @@ def workflow_entry(name: str, spec: WorkflowSpec | None, row: WorkflowRow | None
                    broken: BrokenWorkflow | None, pause: Pause | None,
                    spawners: Collection[str] | None = None) -> dict[str, Any]:
     """One workflow's entry of ``workflows list`` (``workflows show`` adds to it)."""
+    from wfsched_core.authoring.flow_limits import limits_json
     from wfsched_core.authoring.schedule import describe_schedule, next_tick
 
     return {
@@ -49,6 +50,7 @@ def workflow_entry(name: str, spec: WorkflowSpec | None, row: WorkflowRow | None
         "queue": spec.queue if spec else None,
         "spawner": spec.spawner if spec else None,
         "depends_on": list(spec.depends_on) if spec else [],
+        **limits_json(spec),
         "steps": spec.step_names if spec else [],
         "source": spec.source if spec else (broken.source if broken else None),
         "last_executed": isoformat(row.last_executed) if row else None,

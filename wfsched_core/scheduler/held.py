@@ -1,13 +1,13 @@
 """What ``scheduler --once`` leaves behind: pending executions it cannot start now.
 
 ``--once`` stops when nothing runs and every pending execution left is *held*: by an
-admission plugin (its reason), by a pause of its workflow (``wfsched pause``), by a
-retry's backoff that ends later than ``SOON_SECONDS`` (or two poll intervals, if longer: a
-sooner one is waited for, so a flaky run's retry completes in the same run), by a queue
-this scheduler does not serve, or because its workflow is not installed here or is broken
-(:func:`unrunnable_reason`: such executions are never claimed, so never started and
-failed; they run once the workflow is back). One claimed by another scheduler, or due
-soon, is not held: ``--once`` waits for it.
+admission plugin or a limit (its reason), by a pause of its workflow (``wfsched pause``),
+by a retry's backoff or a rate limit that ends later than ``SOON_SECONDS`` (or two poll
+intervals, if longer: a sooner one is waited for, so a flaky run's retry completes in the
+same run), by a queue this scheduler does not serve, or because its workflow is not
+installed here or is broken (:func:`unrunnable_reason`: such executions are never
+claimed, so never started and failed; they run once the workflow is back). One claimed by
+another scheduler, or due soon, is not held: ``--once`` waits for it.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def hold_of(execution: Execution, now: datetime, soon: datetime,
         return f"its queue {execution.queue or 'default'} is not served here (--queue)"
     not_before = execution.not_before
     if not_before is not None and not_before > soon:
-        return f"not before {isoformat(not_before)} (a retry's backoff)"
+        why = execution.wait_reason or "a retry's backoff"  # or a rate limit's, if held
+        return f"not before {isoformat(not_before)} ({why})"
     if not_before is not None and not_before > now:
         return None
     return execution.wait_reason or None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import OperationalError
 
+from wfsched_core.authoring.flow_limits import flow_limits_by_name
 from wfsched_core.authoring.retry import next_attempt_at
 from wfsched_core.base.errors import DatabaseError, WfschedError
 from wfsched_core.base.execution_log import ENV_LOG_CAPTURED, log_path
@@ -103,6 +104,7 @@ class Scheduler:
             dependencies=[(up, s.name) for s in self.specs.values() for up in s.depends_on])
         self.concurrency = {n: s.concurrency for n, s in self.specs.items() if s.concurrency}
         self._hold_unrunnable()
+        self.flow = flow_limits_by_name(self.specs.values())
         # no admission implementation that could hold anything: the claim does not ask
         self._admit = self._admission if self.hooks.admission_may_hold(
             self.specs.values()) else None
@@ -310,7 +312,7 @@ class Scheduler:
         claimed = self.store.claim_pending(self.id, free, admit=self._admit,
                                            concurrency=self.concurrency,
                                            queues=self.options.queues,
-                                           runnable=self.specs)
+                                           runnable=self.specs, flow=self.flow)
         started = self._start_workers(claimed)
         if started and (self.reports is None or not self.reports.record_handles(started)):
             self.store.record_handles(self.id, started)  # one transaction for the tick's

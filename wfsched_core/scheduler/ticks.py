@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from wfsched_core.authoring.flow_limits import key_for_spec
 from wfsched_core.authoring.schedule import next_tick
 from wfsched_core.base.status import Trigger
 
@@ -160,7 +161,8 @@ class TickScheduler:
                                            priority=spec.priority, queue=spec.queue)
             return 0
         created = self.store.enqueue(spec.name, priority=spec.priority, queue=spec.queue,
-                                     trigger=Trigger.SCHEDULE, scheduled_for=tick)
+                                     trigger=Trigger.SCHEDULE, scheduled_for=tick,
+                                     concurrency_key=key_for_spec(spec, {}))
         if not created:
             return 0  # another scheduler queued this tick first
         if spec.overlap == "replace":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
+    from wfsched_core.authoring.flow_limits import FlowLimits
     from wfsched_core.base.pauses import Pause
     from wfsched_core.base.records import Execution, SchedulerRow, StepRecord, WorkflowRow
     from wfsched_core.store.browsing import ExecutionPage, ExecutionSearch
@@ -60,6 +61,7 @@ class Store(Protocol):
         self, owner: str, limit: int, *, admit: Callable[[Execution], str | None] | None = None,
         concurrency: Mapping[str, int] | None = None, queues: Sequence[str | None] | None = None,
         now: datetime | None = None, runnable: Collection[str] | None = None,
+        flow: Mapping[str, FlowLimits] | None = None,
     ) -> list[Execution]:
         """Atomically take up to ``limit`` pending executions for ``owner``."""
         ...
@@ -100,7 +102,7 @@ class Store(Protocol):
         self, workflow: str, *, params: dict[str, Any] | None = None, priority: int = 0, count: int
         = 1, trigger: Trigger = Trigger.MANUAL, attempt: int = 1, retry_of: int | None = None,
         not_before: datetime | None = None, scheduled_for: datetime | None = None, queue: str | None
-        = None,
+        = None, concurrency_key: str | None = None,
     ) -> list[Execution]:
         """Insert ``count`` pending executions; a scheduled run that exists inserts nothing."""
         ...

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from wfsched_core.authoring.flow_limits import FlowLimits
 from wfsched_core.base.errors import ExecutionStateError
 from wfsched_core.base.records import (
     Execution,
@@ -33,6 +34,7 @@ from wfsched_core.store.db.schema import workflow_dependencies as dependencies
 from wfsched_core.store.db.schema import workflow_execution_steps as steps_table
 from wfsched_core.store.db.schema import workflow_executions as executions
 from wfsched_core.store.db.schema import workflows
+from wfsched_core.store.flow_gate import FlowGate
 from wfsched_core.store.rows import (
     fetch,
     from_values,
@@ -45,6 +47,9 @@ PENDING = ExecutionStatus.PENDING.value
 RUNNING = ExecutionStatus.RUNNING.value
 # Extra candidates read per claim so that a few held back do not starve the others.
 _HOLD_MARGIN = 20
+# At most this many more: as many as the last claim held back by a limit (a flood of one
+# concurrency key queued first must not hide the other keys' executions behind it).
+_MAX_HELD_MARGIN = 2000
 
 
 @dataclass
@@ -65,6 +70,9 @@ class Finished:
 class ExecutionsMixin(StoreBase):
     """The life of an execution, from ``pending`` to a final status."""
 
+    #: how many candidates the last claim held back by a limit (widens the next read)
+    _held_by_limits = 0
+
     # --- queueing --------------------------------------------------------------------
 
     def enqueue(
@@ -80,12 +88,14 @@ class ExecutionsMixin(StoreBase):
         not_before: datetime | None = None,
         scheduled_for: datetime | None = None,
         queue: str | None = None,
+        concurrency_key: str | None = None,
     ) -> list[Execution]:
-        """Insert ``count`` pending executions; a scheduled run that exists inserts nothing."""
+        """Insert ``count`` pending executions; a scheduled run that exists inserts nothing.
+        ``concurrency_key``: the workflow's key for these params (None: it has none)."""
         values = new_execution_values(
             workflow, priority=priority, attempt=attempt, params=json.dumps(params or {}),
             trigger=trigger.value, retry_of=retry_of, not_before=not_before,
-            scheduled_for=scheduled_for, queue=queue)
+            scheduled_for=scheduled_for, queue=queue, concurrency_key=concurrency_key)
         created: list[Execution] = []
         try:
             with self._write() as conn:
@@ -111,6 +121,7 @@ class ExecutionsMixin(StoreBase):
         queues: Sequence[str | None] | None = None,
         now: datetime | None = None,
         runnable: Collection[str] | None = None,
+        flow: Mapping[str, FlowLimits] | None = None,
     ) -> list[Execution]:
         """Atomically take up to ``limit`` pending executions for ``owner``.
 
@@ -123,6 +134,9 @@ class ExecutionsMixin(StoreBase):
         admission plugin never holds a lock; the claim then takes only rows it admitted,
         each with its compare-and-set (a row claimed or ended meanwhile is not taken).
         ``runnable`` limits the claim to those workflows (see :meth:`_candidates`).
+        ``flow``: the workflows' concurrency keys and rate limits (:mod:`.flow_gate`),
+        counted under the same lock; one held by a rate limit gets ``not_before`` set to
+        when it may start, so the scheduler wakes for it then.
         """
         if limit <= 0:
             return []
@@ -131,19 +145,23 @@ class ExecutionsMixin(StoreBase):
         verdicts = None if admit is None else self._admission_verdicts(
             admit, limit, queue_key, concurrency or {}, now, runnable)
         query, params = self._candidates(queue_key, self.skip_locked, now, limit, runnable)
+        # as many more candidates as the last claim's limits held back: a flood of one key
+        # does not hide the others
+        params["b_limit"] = limit + _HOLD_MARGIN + min(self._held_by_limits, _MAX_HELD_MARGIN)
         claimed: list[Execution] = []
         with self._write() as conn:
             rows = conn.execute(query, params).all()
             active = self._lock_and_count_active(conn, {r.workflow for r in rows},
-                                                 concurrency or {})
+                                                 concurrency or {}, flow or {})
+            gate = FlowGate.read(conn, rows, flow, now) if flow else None
+            held_by_limits = 0
             for row in rows:
                 if len(claimed) >= limit:
                     break
-                cap = (concurrency or {}).get(row.workflow)
-                reason = None
-                if cap is not None and active.get(row.workflow, 0) >= cap:
-                    reason = f"concurrency limit: {cap} of {row.workflow} already running"
-                elif verdicts is not None:
+                reason = self._limit_hold(conn, row, (concurrency or {}).get(row.workflow),
+                                          active, gate)
+                held_by_limits += reason is not None
+                if reason is None and verdicts is not None:
                     if row.id not in verdicts:
                         continue  # not asked (arrived since, or beyond what fits): next tick
                     reason = verdicts[row.id]
@@ -156,8 +174,12 @@ class ExecutionsMixin(StoreBase):
                                       {"b_id": row.id, "b_owner": owner, "b_now": now})
                 if result.rowcount == 1:
                     active[row.workflow] = active.get(row.workflow, 0) + 1
-                    claimed.append(replace(to_execution(row), claimed_by=owner,
-                                           wait_reason=None))
+                    if gate is not None:
+                        gate.took(row)
+                    claimed.append(replace(
+                        to_execution(row), claimed_by=owner, wait_reason=None,
+                        concurrency_key=gate.keys.get(row.id) if gate else row.concurrency_key))
+        self._held_by_limits = held_by_limits
         return claimed
 
     @staticmethod
@@ -174,6 +196,22 @@ class ExecutionsMixin(StoreBase):
         if runnable is not None:
             params["b_workflows"] = sorted(runnable)
         return query, params
+
+    @staticmethod
+    def _limit_hold(conn: Connection, row: Any, cap: int | None, active: Mapping[str, int],
+                    gate: FlowGate | None) -> str | None:
+        """Why a limit holds ``row`` back now (the workflow's ``concurrency``, its key or
+        its rate); a rate limit also sets ``not_before``: no candidate until then."""
+        if cap is not None and active.get(row.workflow, 0) >= cap:
+            return f"concurrency limit: {cap} of {row.workflow} already running"
+        held = gate.hold(row) if gate is not None else None
+        if held is None:
+            return None
+        reason, may_start = held
+        if may_start is not None:
+            conn.execute(update(executions).where(executions.c.id == row.id)
+                         .values(not_before=may_start))
+        return reason
 
     def _admission_verdicts(self, admit: Callable[[Execution], str | None], limit: int,
                             queue_key: tuple[str | None, ...] | None,
@@ -200,14 +238,18 @@ class ExecutionsMixin(StoreBase):
         return verdicts
 
     def _lock_and_count_active(self, conn: Connection, names: set[str],
-                               concurrency: Mapping[str, int]) -> dict[str, int]:
-        """Lock the rows of the capped workflows among ``names`` and count their active runs."""
-        capped = sorted(n for n in names if n in concurrency)
+                               concurrency: Mapping[str, int],
+                               flow: Mapping[str, FlowLimits]) -> dict[str, int]:
+        """Lock the rows of the workflows among ``names`` that have a limit (before any
+        plain read: MariaDB's snapshot starts at the first) and count the active runs
+        of the capped ones."""
+        locked = sorted(n for n in names if n in concurrency or n in flow)
+        if locked and self.skip_locked:  # sorted: two schedulers never wait in a cycle
+            conn.execute(select(workflows.c.name).where(workflows.c.name.in_(locked))
+                         .order_by(workflows.c.name).with_for_update())
+        capped = [n for n in locked if n in concurrency]
         if not capped:
             return {}
-        if self.skip_locked:  # sorted order: two schedulers never wait on each other in a cycle
-            conn.execute(select(workflows.c.name).where(workflows.c.name.in_(capped))
-                         .order_by(workflows.c.name).with_for_update())
         query = (
             select(executions.c.workflow, func.count())
             .where(executions.c.workflow.in_(capped),
@@ -480,6 +522,8 @@ class ExecutionsMixin(StoreBase):
                           trigger: Trigger, **values: Any) -> Execution:
         inherited = {"priority": source.priority, "params": json.dumps(source.params),
                      "trigger": trigger.value, "queue": source.queue}
+        if workflow == source.workflow:  # a retry: same params, same key (a dependent's
+            inherited["concurrency_key"] = source.concurrency_key  # is set by its claim)
         row = new_execution_values(workflow, **{**inherited, **values})
         inserted = conn.execute(executions.insert().values(**row)).inserted_primary_key
         assert inserted is not None

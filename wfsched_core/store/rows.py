@@ -23,7 +23,7 @@ def new_execution_values(workflow: str, **values: Any) -> dict[str, Any]:
         "workflow": workflow, "status": ExecutionStatus.PENDING.value, "priority": 0,
         "attempt": 1, "params": "{}", "trigger": Trigger.MANUAL.value, "retry_of": None,
         "triggered_by": None,
-        "not_before": None, "scheduled_for": None, "queue": None,
+        "not_before": None, "scheduled_for": None, "queue": None, "concurrency_key": None,
         "created_at": utcnow(), "cancel_requested": False,
     }  # fmt: skip
     row.update(values)
@@ -50,7 +50,7 @@ def to_execution(row: Any) -> Execution:
         heartbeat_at=row.heartbeat_at, pid=row.pid, host=row.host, spawner=row.spawner,
         worker_handle=loads(row.worker_handle), exit_code=row.exit_code, error=row.error,
         error_detail=row.error_detail, cancel_requested=bool(row.cancel_requested),
-        wait_reason=row.wait_reason,
+        wait_reason=row.wait_reason, concurrency_key=row.concurrency_key,
     )  # fmt: skip
 
 

@@ -179,11 +179,12 @@ class SqliteDirectStore:
 
     def enqueue(self, workflow: str, *, params: dict[str, Any] | None = None,
                 priority: int = 0, count: int = 1, trigger: Trigger = Trigger.MANUAL,
-                queue: str | None = None) -> list[Execution]:
+                queue: str | None = None,
+                concurrency_key: str | None = None) -> list[Execution]:
         """Insert ``count`` pending executions (``SqlStore.enqueue`` without a schedule)."""
         values = new_execution_values(
             workflow, priority=priority, params=json.dumps(params or {}),
-            trigger=trigger.value, queue=queue)
+            trigger=trigger.value, queue=queue, concurrency_key=concurrency_key)
         stored = {key: sqlite_timestamp(v) if isinstance(v, datetime)
                   else int(v) if isinstance(v, bool) else v for key, v in values.items()}
         columns = ", ".join(f'"{key}"' for key in stored)

@@ -123,13 +123,15 @@ class Dashboard:
 
     def trigger(self, workflow: str, request: TriggerRequest) -> list[int]:
         """Queue executions exactly as ``wfsched trigger`` does; return their ids."""
+        from wfsched_core.authoring.flow_limits import key_for_spec
         from wfsched_core.base.status import Trigger
 
         spec = self.hooks.catalog().get(plain_text("workflow", workflow))
         created = self.store.enqueue(
             workflow, params=request.params,
             priority=spec.priority if request.priority is None else request.priority,
-            count=request.count, trigger=Trigger.MANUAL, queue=spec.queue)
+            count=request.count, trigger=Trigger.MANUAL, queue=spec.queue,
+            concurrency_key=key_for_spec(spec, request.params))
         for execution in created:
             self.hooks.execution_queued(execution)
         log.info("queued %s execution(s) of %s from the dashboard", len(created), workflow)

@@ -290,6 +290,8 @@ def _schemas() -> dict[str, Any]:
         "triggered_by": {"type": ["integer", "null"]}, "scheduled_for": _TIME,
         "queue": {"type": ["string", "null"]}, "not_before": _TIME,
         "claimed_by": {"type": ["string", "null"]}, "heartbeat_at": _TIME,
+        "concurrency_key": {"type": ["string", "null"],
+                            "description": "the workflow's concurrency key for this run"},
         "error_detail": {"type": ["string", "null"], "description": "the traceback"},
         "steps": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
     })

@@ -74,12 +74,16 @@ workflow_executions = Table(
     Column("error_detail", Text),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("wait_reason", String(500)),
+    # the workflow's concurrency key for this run, computed when it was queued (issue 17)
+    Column("concurrency_key", String(200)),
     UniqueConstraint("workflow", "scheduled_for", name="uq_executions_workflow_scheduled"),
     Index("ix_executions_claim", "status", "priority", "created_at"),
     Index("ix_executions_workflow_status", "workflow", "status"),
     Index("ix_executions_owner_status", "claimed_by", "status"),
     Index("ix_executions_finished_at", "finished_at"),
     Index("ix_executions_status_not_before", "status", "not_before"),
+    Index("ix_executions_workflow_key", "workflow", "concurrency_key", "status"),
+    Index("ix_executions_workflow_started", "workflow", "started_at"),
 )
 
 workflow_execution_steps = Table(

@@ -65,6 +65,12 @@ function actionForm(e, next) {
 
 // --- the executions page ------------------------------------------------------------
 
+// a pending execution held back (a limit, admission) says why instead of "—"
+function startedText(e) {
+  if (!e.started_at && e.wait_reason) return "waiting: " + e.wait_reason;
+  return when(e.started_at);
+}
+
 function executionRow(e) {
   const params = Object.entries(e.params || {}).map(([k, v]) => k + "=" + v).join(" ");
   const here = location.pathname + location.search;
@@ -81,7 +87,7 @@ function executionRow(e) {
     el("td", {class: "num opt", text: String(e.attempt)}),
     el("td", {class: "opt", text: e.host || "—"}),
     el("td", {class: "num opt", text: e.pid ? String(e.pid) : "—"}),
-    el("td", {class: "nowrap", text: when(e.started_at)}),
+    el("td", {class: "nowrap", text: startedText(e)}),
     el("td", {class: "num nowrap", text: duration(e.duration)}),
     el("td", {class: "params small", text: params}),
     actions,

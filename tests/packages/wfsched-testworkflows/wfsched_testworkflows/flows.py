@@ -181,3 +181,22 @@ class ReadUpstream(Workflow):
         write_record(ctx, "upstream", upstream=upstream, read_only=read_only)
         if ctx.params.get("fail_first") and ctx.attempt == 1:
             raise RuntimeError("first attempt fails (fail_first)")
+
+
+class PerCustomer(RecordInterval):
+    """RecordInterval, at most two at once per ``customer`` parameter (issue 17)."""
+
+    concurrency_key = "customer"
+    concurrency_per_key = 2
+
+
+class PerRegion(RecordInterval):
+    """RecordInterval keyed by a callable: one at a time per region, case-insensitive."""
+
+    concurrency_key = staticmethod(lambda params: str(params["region"]).lower())
+
+
+class Rated(RecordInterval):
+    """RecordInterval started at most 5 times in any 2 seconds (issue 17)."""
+
+    rate_limit = "5/2s"
