@@ -154,3 +154,52 @@ def delete_finished(store: SqlStore, execution_ids: Sequence[int],
         conn.execute(delete(executions).where(
             c.id.in_(still), c.status.in_(FINAL_VALUES), c.finished_at < cutoff))
     return [int(i) for i in still], int(steps_deleted or 0)
+
+
+# --- health and the fuller metrics (issue 19) ---------------------------------------------
+
+
+def oldest_pending(store: SqlStore, now: datetime) -> tuple[int, str, datetime] | None:
+    """The pending execution that has waited longest: ``(id, workflow, since)``.
+
+    ``since`` is when it became runnable: its ``not_before`` when it has one (a retry's
+    backoff), else its creation. A retry whose backoff ends after ``now`` is not waiting
+    yet and is left out. None when nothing waits.
+    """
+    c = executions.c
+    ready = func.coalesce(c.not_before, c.created_at)
+    query = (select(c.id, c.workflow, ready)
+             .where(c.status == ExecutionStatus.PENDING.value, ready <= now)
+             .order_by(ready, c.id).limit(1))
+    with _reading(store) as conn:
+        row = conn.execute(query).first()
+    return None if row is None else (int(row[0]), str(row[1]), row[2])
+
+
+def pending_by_queue(store: SqlStore) -> dict[str | None, int]:
+    """Pending executions per queue (None: the unnamed default queue)."""
+    c = executions.c
+    query = (select(c.queue, func.count()).where(c.status == ExecutionStatus.PENDING.value)
+             .group_by(c.queue))
+    with _reading(store) as conn:
+        return {queue: int(n) for queue, n in conn.execute(query)}
+
+
+def running_by_workflow(store: SqlStore, owner: str) -> dict[str, int]:
+    """Running executions of scheduler ``owner``, per workflow."""
+    c = executions.c
+    query = (select(c.workflow, func.count())
+             .where(c.claimed_by == owner, c.status == ExecutionStatus.RUNNING.value)
+             .group_by(c.workflow))
+    with _reading(store) as conn:
+        return {workflow: int(n) for workflow, n in conn.execute(query)}
+
+
+def running_by_owner(store: SqlStore) -> dict[str, int]:
+    """Running executions per scheduler id (the slots each one uses)."""
+    c = executions.c
+    query = (select(c.claimed_by, func.count())
+             .where(c.status == ExecutionStatus.RUNNING.value, c.claimed_by.is_not(None))
+             .group_by(c.claimed_by))
+    with _reading(store) as conn:
+        return {owner: int(n) for owner, n in conn.execute(query)}
