@@ -128,6 +128,10 @@ class SchedulerMetrics:
         oldest = self._oldest_pending
         return 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
+    def loop_running(self, timeout: float) -> bool:
+        """The scheduler registered, and its loop ticked within ``timeout`` seconds."""
+        return self._last_tick is not None and self._heartbeat_age() <= timeout
+
     def _heartbeat_age(self) -> float:
         return 0.0 if self._last_tick is None else time.monotonic() - self._last_tick
 
@@ -236,7 +240,9 @@ def start_metrics_server(plugin_manager: Any, store: SqlStore, port: int,
     from wfsched_core.ops.metrics_server import health_app, serve
 
     plugin.enable(store)
-    app = health_app(prometheus_client.make_wsgi_app(plugin.registry), store, settings)
+    timeout = float(settings.scheduler_option("heartbeat_timeout"))
+    app = health_app(prometheus_client.make_wsgi_app(plugin.registry), store, settings,
+                     lambda: plugin.loop_running(timeout))
     try:
         server = serve(app, address, port)
     except OSError as exc:

@@ -6,10 +6,10 @@ two routes in front of its WSGI app:
 
 - ``/healthz``: the verdict of :func:`wfsched_core.ops.health.check_health` as JSON,
   200 when healthy, 503 with the problems otherwise — for alerting;
-- ``/readyz``: the same JSON, 200 whenever the database can be read (even with other
-  problems), 503 when it cannot — for a load balancer or a liveness/readiness probe,
-  which must not restart a healthy scheduler because the queue is long or another host
-  has failed.
+- ``/readyz``: the same JSON, 200 when the database can be read and this scheduler is
+  running its loop (registered, and its loop ticked within the heartbeat timeout), even
+  with other problems; 503 otherwise — for a liveness/readiness probe, which must not
+  restart a healthy scheduler because the queue is long or another host has failed.
 """
 
 from __future__ import annotations
@@ -45,15 +45,18 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def health_app(metrics_app: Callable[..., Iterable[bytes]], store: SqlStore,
-               settings: Settings) -> Callable[..., Iterable[bytes]]:
-    """A WSGI app: the health routes, everything else to ``metrics_app``."""
+               settings: Settings, running: Callable[[], bool] = lambda: True,
+               ) -> Callable[..., Iterable[bytes]]:
+    """A WSGI app: the health routes, everything else to ``metrics_app``; ``running``
+    says whether this process's scheduler loop runs (a condition of ``/readyz``)."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path not in HEALTH_PATHS:
             return metrics_app(environ, start_response)
         health = check_health(store, settings)
-        ok = health.database_reachable if path == "/readyz" else health.healthy
+        ok = (health.database_reachable and running()) if path == "/readyz" \
+            else health.healthy
         body = json.dumps(health.to_json()).encode()
         start_response("200 OK" if ok else "503 Service Unavailable",
                        [("Content-Type", "application/json"),
