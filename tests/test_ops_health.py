@@ -178,3 +178,53 @@ def test_bad_health_settings_are_usage_errors(wf: Wfsched) -> None:
     assert "--max-failure-rate only applies with --check" in result.stderr
     result = wf.run("status", "--check", "--max-failure-rate", "2", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_the_verdict_and_its_queries_on_every_database(wf: Wfsched, db_kind: str) -> None:
+    """The same rows give the same verdict on SQLite, PostgreSQL and MariaDB."""
+    from datetime import timedelta
+
+    from wfsched_core.base.config import load_settings
+    from wfsched_core.base.records import SchedulerRow, utcnow
+    from wfsched_core.ops.health import HealthThresholds, check_health
+    from wfsched_core.store.db.schema import workflow_executions as executions
+    from wfsched_core.store.queries import pending_by_queue, running_by_workflow
+
+    store = wf.store
+    now = utcnow()
+    store.register_scheduler(SchedulerRow("sched-a", "host-a", 4242, now, now, "0.1.0",
+                                          max_concurrent=4))
+
+    def row(status: str, ago: float, **values: object) -> int:
+        at = now - timedelta(seconds=ago)
+        with store.engine.begin() as conn:
+            return conn.execute(executions.insert().values(
+                workflow=values.pop("workflow", "noop"), status=status, created_at=at,
+                **values)).inserted_primary_key[0]
+
+    oldest = row("pending", 1200)
+    row("pending", 5, queue="reports")
+    row("pending", 3600, not_before=now + timedelta(hours=1))  # a retry not due yet
+    for _ in range(2):
+        row("running", 60, workflow="hang", claimed_by="sched-a",
+            started_at=now - timedelta(seconds=60))
+    for status in ("failed", "failed", "failed", "completed", "cancelled"):
+        row(status, 120, started_at=now - timedelta(seconds=120),
+            finished_at=now - timedelta(seconds=60), claimed_by="sched-a")
+    row("failed", 7200, started_at=now - timedelta(hours=2),
+        finished_at=now - timedelta(hours=2))  # outside the window
+
+    assert pending_by_queue(store) == {None: 2, "reports": 1}
+    assert running_by_workflow(store, "sched-a") == {"hang": 2}
+    settings = load_settings(database_url=wf.database_url, config_file=str(wf.config_path))
+    health = check_health(store, settings, HealthThresholds.from_settings(settings))
+    assert [(p.check, p.message) for p in health.problems] == [
+        ("pending_age", f"oldest pending execution #{oldest} (noop) has waited 20m "
+                        "(threshold 10m)"),
+        ("failure_rate", "75% of executions failed in the last 15m (3 of 4; threshold 50%)"),
+    ]
+    (scheduler,) = health.schedulers
+    assert (scheduler["id"], scheduler["state"], scheduler["running"]) == ("sched-a", "live", 2)
+    assert health.pending["count"] == 3
+    assert health.failures == {"window_seconds": 900.0, "failed": 3, "completed": 1,
+                               "cancelled": 1, "rate": 0.75}
