@@ -38,6 +38,10 @@ def test_json_logs_name_the_execution_in_every_record(wf: Wfsched) -> None:
     result = wf.run("-v", "--log-format", "json", "scheduler", "--once", check=False)
     assert result.returncode == 1
     records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    for execution_id in (completed, failed):  # every line about an execution names it
+        about = [r for r in records if re.search(rf"#{execution_id}\b", r["message"])]
+        assert len(about) >= 2 and all(r.get("execution_id") == execution_id
+                                       for r in about), about
     ours = [r for r in records if r["logger"] == "wfsched_core.scheduler.outcome_log"]
     started = {r["execution_id"]: r for r in ours if r["message"].startswith("started ")}
     assert set(started) == {completed, failed}
@@ -53,16 +57,19 @@ def test_json_logs_name_the_execution_in_every_record(wf: Wfsched) -> None:
         assert record["duration_seconds"] >= 0 and record["attempt"] == 1
     assert bad["exit_code"] == 1 and ok["exit_code"] == 0
 
-    # the execution's own log follows --log-format: its log records are JSON, each
-    # naming the execution; what the workflow printed stays as it was written
+    # the execution's own log follows --log-format: one JSON object per line, each
+    # naming the execution, what the workflow printed included
     log_lines = (wf.home / "logs" / f"{failed}.log").read_text().splitlines()
-    records = [json.loads(line) for line in log_lines if line.startswith("{")]
-    assert "stdout line: <script>alert(1)</script>" in log_lines
+    records = [json.loads(line) for line in log_lines]
     messages = {r["message"]: r for r in records}
     assert messages["log record from step talk"]["logger"] == "wfsched.workflow.chatty"
+    printed = messages["stdout line: <script>alert(1)</script>"]
+    assert (printed["logger"], printed["level"]) == ("stdout", "info")
+    assert (messages["stderr line"]["logger"], messages["stderr line"]["level"]) == (
+        "stderr", "warning")
     assert any(m.startswith(f"running chatty #{failed} attempt 1") for m in messages)
     assert all(r["execution_id"] == failed for r in records), records
-    assert len(records) >= 3  # running, the step's record, the failure
+    assert all(r["time"].endswith("Z") for r in records)
 
 
 def test_execution_logs_stay_text_by_default(wf: Wfsched) -> None:

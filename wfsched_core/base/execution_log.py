@@ -96,6 +96,7 @@ class ExecutionLogCapture:
         self._handler: logging.Handler | None = None
         self._file: IO[str] | None = None
         self._saved_handlers: list[logging.Handler] = []
+        self._json_saved: tuple[Any, Any] | None = None
 
     def __enter__(self) -> ExecutionLogCapture:
         if not os.environ.get(ENV_LOG_CAPTURED):
@@ -125,6 +126,8 @@ class ExecutionLogCapture:
         if log_format != getattr(self._handler, "log_format", "text"):
             self._handler.setFormatter(make_formatter(log_format))
             self._handler.log_format = log_format  # type: ignore[attr-defined]
+        if log_format == "json":
+            self._print_as_json()
         root = logging.getLogger()
         self._saved_handlers = root.handlers[:]
         root.handlers = [self._handler]  # the CLI's own handler would write every line twice
@@ -132,12 +135,32 @@ class ExecutionLogCapture:
             root.setLevel(logging.INFO)
         return self
 
+    def _print_as_json(self) -> None:
+        """What the workflow prints becomes JSON records too (see base/json_lines.py);
+        the handler keeps writing to the stream underneath."""
+        from wfsched_core.base.json_lines import JsonLines
+
+        assert self._handler is not None and self._handler.formatter is not None
+        formatter = self._handler.formatter
+        self._json_saved = (sys.stdout, sys.stderr)
+        sys.stdout = JsonLines(sys.stdout, "stdout", logging.INFO, formatter,  # type: ignore[assignment]
+                               self.execution_id)
+        sys.stderr = JsonLines(sys.stderr, "stderr", logging.WARNING, formatter,  # type: ignore[assignment]
+                               self.execution_id)
+
     def write_failed(self, error: OSError) -> None:
         """Remember the first failed write of the log."""
         if self.write_error is None:
             self.write_error = error
 
     def __exit__(self, *exc: object) -> None:
+        if self._json_saved is not None:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()  # a last line without its newline
+                except OSError as error:
+                    self.write_failed(error)
+            sys.stdout, sys.stderr = self._json_saved
         if self._handler is not None:
             logging.getLogger().handlers = self._saved_handlers
             if self._handler is _SHARED_HANDLER:
