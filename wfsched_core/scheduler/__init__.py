@@ -6,7 +6,8 @@ workers it started on this host report their transitions, written many at a time
 commit); ``ticks.py`` queues scheduled runs; ``recovery.py`` adopts or fails the work of
 a dead scheduler; ``cancellation.py`` stops a cancelled run; ``wakeup.py`` wakes the loop
 when work is queued; ``lock.py`` keeps two schedulers off one SQLite file; ``held.py`` is
-what ``--once`` leaves behind (pending work it cannot start now). It may import every
+what ``--once`` leaves behind (pending work it cannot start now); ``outcome_log.py`` writes
+the log lines about each execution started and finished. It may import every
 layer below it (spawn, worker, app, store, framework, authoring, base); nothing imports
 it but the CLI.
 """
