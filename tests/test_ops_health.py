@@ -188,7 +188,6 @@ def test_the_verdict_and_its_queries_on_every_database(wf: Wfsched, db_kind: str
     from wfsched_core.base.records import SchedulerRow, utcnow
     from wfsched_core.ops.health import HealthThresholds, check_health
     from wfsched_core.store.db.schema import workflow_executions as executions
-    from wfsched_core.store.queries import pending_by_queue, running_by_workflow
 
     store = wf.store
     now = utcnow()
@@ -214,8 +213,8 @@ def test_the_verdict_and_its_queries_on_every_database(wf: Wfsched, db_kind: str
     row("failed", 7200, started_at=now - timedelta(hours=2),
         finished_at=now - timedelta(hours=2))  # outside the window
 
-    assert pending_by_queue(store) == {None: 2, "reports": 1}
-    assert running_by_workflow(store, "sched-a") == {"hang": 2}
+    assert store.pending_by_queue() == {None: 2, "reports": 1}
+    assert store.running_by_workflow("sched-a") == {"hang": 2}
     settings = load_settings(database_url=wf.database_url, config_file=str(wf.config_path))
     health = check_health(store, settings, HealthThresholds.from_settings(settings))
     assert [(p.check, p.message) for p in health.problems] == [

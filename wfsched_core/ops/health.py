@@ -125,15 +125,13 @@ def scheduler_panel(store: SqlStore, settings: Settings,
     with ``state`` (``live``, ``stale``: late but not yet given up, ``lost``: past the
     heartbeat timeout), ``heartbeat_age`` and ``running`` (slots in use) — what the
     dashboard's scheduler panel and ``status --check`` show."""
-    from wfsched_core.store.queries import running_by_owner
-
     now = now or utcnow()
     thresholds = HealthThresholds.from_settings(settings, stale_heartbeat=stale_after)
     timeout = float(settings.scheduler_option("heartbeat_timeout"))
     remembered = max(timeout, thresholds.failure_window)
     rows = store.list_schedulers(active_only=True, limit=None,
                                  heartbeat_since=now - timedelta(seconds=remembered))
-    running = running_by_owner(store) if rows else {}
+    running = store.running_by_owner() if rows else {}
     return [_panel_row(row, now, timeout, thresholds.stale_heartbeat or timeout,
                        running.get(row.id, 0)) for row in rows]
 
@@ -191,9 +189,9 @@ def _check_schedulers(store: SqlStore, settings: Settings, thresholds: HealthThr
 
 
 def _check_pending(store: SqlStore, thresholds: HealthThresholds, health: Health) -> None:
-    from wfsched_core.store.queries import count_active, oldest_pending
+    from wfsched_core.store.queries import count_active
 
-    oldest = oldest_pending(store, health.time)
+    oldest = store.oldest_pending(health.time)
     age = None if oldest is None else max(0.0, (health.time - oldest[2]).total_seconds())
     health.pending = {"count": count_active(store)["pending"],
                       "oldest_id": oldest[0] if oldest else None,

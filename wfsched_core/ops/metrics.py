@@ -162,18 +162,13 @@ class SchedulerMetrics:
         shows the queue emptying instead of a line that stops.
         """
         from wfsched_core.base.records import utcnow
-        from wfsched_core.store.queries import (
-            oldest_pending,
-            pending_by_queue,
-            running_by_workflow,
-        )
 
         assert self.store is not None
-        oldest = oldest_pending(self.store, utcnow())
+        oldest = self.store.oldest_pending(utcnow())
         self._oldest_pending = None if oldest is None else oldest[2]
-        queues = {queue or "default": n for queue, n in pending_by_queue(self.store).items()}
+        queues = {queue or "default": n for queue, n in self.store.pending_by_queue().items()}
         _set_labelled(self.queue_pending, queues, self._seen_queues)
-        running = running_by_workflow(self.store, scheduler_id)
+        running = self.store.running_by_workflow(scheduler_id)
         _set_labelled(self.running, running, self._seen_workflows)
 
     @hookimpl

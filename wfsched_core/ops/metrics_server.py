@@ -70,7 +70,8 @@ def serve(app: Callable[..., Iterable[bytes]], address: str, port: int) -> WSGIS
     """Serve ``app`` on ``address:port`` from a daemon thread (IPv6 addresses too)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     server_class = type("MetricsServer", (_ThreadingServer,), {"address_family": family})
-    server = make_server(address, port, app, server_class, handler_class=_QuietHandler)
+    server: WSGIServer = make_server(address, port, app, server_class,
+                                     handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="wfsched-metrics-http",
                      daemon=True).start()
     return server

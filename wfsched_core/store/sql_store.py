@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from wfsched_core.store.catalog_sync import CatalogSyncMixin
 from wfsched_core.store.executions import Finished
+from wfsched_core.store.health_queries import HealthQueriesMixin
 from wfsched_core.store.reports import WorkerReportsMixin
 from wfsched_core.store.schedulers import SchedulerRegistryMixin
 
 
-class SqlStore(WorkerReportsMixin, CatalogSyncMixin, SchedulerRegistryMixin):
+class SqlStore(WorkerReportsMixin, CatalogSyncMixin, SchedulerRegistryMixin,
+               HealthQueriesMixin):
     """wfsched's tables in one SQL database (SQLite, PostgreSQL, MySQL/MariaDB)."""
 
 
