@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import socket
 import urllib.request
@@ -12,7 +13,7 @@ from subprocess import Popen
 
 import pytest
 from conftest import IN_CI
-from helpers import Wfsched, wait_until
+from helpers import REPO, Wfsched, wait_until
 
 try:
     from prometheus_client import parser
@@ -144,3 +145,113 @@ def test_each_execution_is_counted_once_even_when_it_commits_late(tmp_path: Path
         assert samples[("wfsched_execution_duration_seconds_sum", (("workflow", "noop"),))] == 6
     finally:
         store.dispose()
+
+
+def scrape_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def exported_names(text: str) -> set[str]:
+    """Every series name a query may use: each family's samples, and the names its type
+    implies even before a label set exists (``_total``, ``_bucket``/``_sum``/``_count``)."""
+    names = set()
+    for family in parser.text_string_to_metric_families(text):
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+        if family.type == "counter":
+            names.add(family.name + "_total")
+        elif family.type == "histogram":
+            names.update(family.name + suffix for suffix in ("_bucket", "_sum", "_count"))
+    return names
+
+
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
+                "unless", "bool", "offset"}
+
+
+def metric_names_in(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (functions, labels, strings left out)."""
+    import re
+
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # strings (label values, $variables)
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", "", text)  # range selectors
+    text = re.sub(r"\b(?:by|without|on|ignoring)\s*\([^)]*\)", "", text)  # grouping labels
+    words = re.findall(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", text)
+    return {w for w in words if w not in PROMQL_WORDS}
+
+
+def test_fuller_metrics_and_the_grafana_dashboard(wf: Wfsched, work_dir: Path) -> None:
+    import json
+
+    from wfsched_core import __version__
+
+    # 'mark' runs in the queue "reports", which this scheduler does not serve: it waits
+    wf.write_config('[workflows.mark]\nqueue = "reports"\n')
+    waiting = wf.trigger("mark", count=2, dir=work_dir)
+    port = _free_port()
+    daemon = wf.popen("scheduler", "--queue", "default", "--metrics-port", str(port))
+    try:
+        (hanging,) = wf.trigger("hang", seconds=60, dir=work_dir)
+        wf.wait_for_status(hanging, "running")
+
+        def read() -> dict | None:
+            try:
+                samples = scrape(port)
+            except OSError:
+                return None
+            running = samples.get(("wfsched_running_executions", (("workflow", "hang"),)))
+            return samples if running == 1 else None
+
+        samples = wait_until(read, 30, "the running hang execution to be counted")
+        assert samples[("wfsched_queue_pending", (("queue", "reports"),))] == 2
+        assert samples[("wfsched_queue_depth", ())] == 2
+        assert samples[("wfsched_oldest_pending_age_seconds", ())] > 0
+        assert samples[("wfsched_build_info", (("python", platform.python_version()),
+                                               ("version", __version__)))] == 1
+        # prometheus_client's default collectors, in our own registry
+        assert samples[("process_resident_memory_bytes", ())] > 0
+        assert ("process_cpu_seconds_total", ()) in samples
+        assert any(name == "python_info" for name, _ in samples)
+        assert any(name == "python_gc_collections_total" for name, _ in samples)
+
+        wf.run("cancel", str(hanging))
+        wf.wait_for_status(hanging, "cancelled")
+
+        def after_cancel() -> dict | None:
+            samples = scrape(port)
+            done = samples.get(("wfsched_executions_total",
+                                (("status", "cancelled"), ("workflow", "hang"))))
+            idle = samples.get(("wfsched_running_executions", (("workflow", "hang"),)))
+            return samples if (done, idle) == (1, 0) else None
+
+        # the workflow stays, at 0: a graph shows the drop instead of a line that stops
+        wait_until(after_cancel, 30, "the cancelled execution to be counted")
+        text = scrape_text(port)
+        # no timestamp series that reads like a count (wfsched_executions_created)
+        assert "_created" not in text
+        exported = exported_names(text)
+    finally:
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(10)
+    assert {execution_id for execution_id in waiting} == {
+        e.id for e in wf.store.list_executions(status="pending")}
+
+    dashboard = json.loads((REPO / "deploy" / "grafana-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        names = metric_names_in(expr)
+        assert names, f"no metric in {expr!r}"
+        assert names <= exported, f"{expr!r} reads {sorted(names - exported)}, not exported"
+    used = set().union(*(metric_names_in(expr) for expr in exprs))
+    assert {"wfsched_oldest_pending_age_seconds", "wfsched_queue_pending",
+            "wfsched_running_executions", "wfsched_build_info",
+            "process_resident_memory_bytes"} <= used
+
+
+def test_promql_names_are_read_from_expressions() -> None:
+    expr = ('histogram_quantile(0.95, sum by (le, workflow) (rate(x_bucket{job=~"$job", '
+            'status="a b"}[5m]))) / clamp_min(sum(y_total offset 1h), 1e-9)')
+    assert metric_names_in(expr) == {"x_bucket", "y_total"}

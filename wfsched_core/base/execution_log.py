@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from wfsched_core.base.log_format import TEXT_FORMAT, log_format_in_force, make_formatter
+
 # Set by spawners that already point the worker's stdout/stderr at the log file.
 ENV_LOG_CAPTURED = "WFSCHED_LOG_CAPTURED"
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+LOG_FORMAT = TEXT_FORMAT
 
 
 def log_path(logs_dir: Path, execution_id: int) -> Path:
@@ -56,6 +58,14 @@ class _RecordingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self.capture = capture
         self.setFormatter(_FORMATTER)
+        self.addFilter(self._add_execution_id)
+
+    def _add_execution_id(self, record: logging.LogRecord) -> bool:
+        """Every record of an execution's log names it (a JSON field; text ignores it)."""
+        if self.capture is not None and self.capture.execution_id is not None \
+                and not hasattr(record, "execution_id"):
+            record.execution_id = self.capture.execution_id
+        return True
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         error = sys.exc_info()[1]
@@ -78,13 +88,15 @@ class ExecutionLogCapture:
     never records a run ``completed`` whose log was cut).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, execution_id: int | None = None) -> None:
         self.path = path
+        self.execution_id = execution_id
         self.write_error: OSError | None = None
         self._saved: tuple[Any, Any] | None = None
         self._handler: logging.Handler | None = None
         self._file: IO[str] | None = None
         self._saved_handlers: list[logging.Handler] = []
+        self._json_saved: tuple[Any, Any] | None = None
 
     def __enter__(self) -> ExecutionLogCapture:
         if not os.environ.get(ENV_LOG_CAPTURED):
@@ -108,6 +120,14 @@ class ExecutionLogCapture:
             _SHARED_HANDLER.capture = self
         else:
             self._handler = _RecordingHandler(sys.stderr, self)
+        # the format of the command that started this worker (WFSCHED_LOG_FORMAT), read
+        # per execution: a forked worker inherits the handler, not its environment's value
+        log_format = log_format_in_force()
+        if log_format != getattr(self._handler, "log_format", "text"):
+            self._handler.setFormatter(make_formatter(log_format))
+            self._handler.log_format = log_format  # type: ignore[attr-defined]
+        if log_format == "json":
+            self._print_as_json()
         root = logging.getLogger()
         self._saved_handlers = root.handlers[:]
         root.handlers = [self._handler]  # the CLI's own handler would write every line twice
@@ -115,12 +135,32 @@ class ExecutionLogCapture:
             root.setLevel(logging.INFO)
         return self
 
+    def _print_as_json(self) -> None:
+        """What the workflow prints becomes JSON records too (see base/json_lines.py);
+        the handler keeps writing to the stream underneath."""
+        from wfsched_core.base.json_lines import JsonLines
+
+        assert self._handler is not None and self._handler.formatter is not None
+        formatter = self._handler.formatter
+        self._json_saved = (sys.stdout, sys.stderr)
+        sys.stdout = JsonLines(sys.stdout, "stdout", logging.INFO, formatter,  # type: ignore[assignment]
+                               self.execution_id)
+        sys.stderr = JsonLines(sys.stderr, "stderr", logging.WARNING, formatter,  # type: ignore[assignment]
+                               self.execution_id)
+
     def write_failed(self, error: OSError) -> None:
         """Remember the first failed write of the log."""
         if self.write_error is None:
             self.write_error = error
 
     def __exit__(self, *exc: object) -> None:
+        if self._json_saved is not None:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()  # a last line without its newline
+                except OSError as error:
+                    self.write_failed(error)
+            sys.stdout, sys.stderr = self._json_saved
         if self._handler is not None:
             logging.getLogger().handlers = self._saved_handlers
             if self._handler is _SHARED_HANDLER:

@@ -12,8 +12,6 @@ import click
 
 from wfsched_core.app import App
 
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-
 # Each built-in command (or group) and the module that defines it. A command imports its
 # own module only; a listing (``wfsched --help``) imports them all, and no plugin.
 BUILTIN_COMMANDS: dict[str, str] = {
@@ -88,7 +86,9 @@ class WfschedGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More output; -v shows tracebacks.")
 @click.option("-q", "--quiet", count=True, help="Less output.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="json: one JSON object per line, for log shippers.")
+              show_default=True, envvar="WFSCHED_LOG_FORMAT",
+              help="json: one JSON object per line, for log shippers (also the execution "
+                   "logs of the workers started from here; env WFSCHED_LOG_FORMAT).")
 @click.version_option(package_name="wfsched-core", prog_name="wfsched")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, config_file: str | None,
@@ -107,14 +107,14 @@ def _configure_logging(verbosity: int, log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers = []
     handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        from wfsched_core.cli.log_format import JsonFormatter
+    from wfsched_core.base.log_format import ENV_LOG_FORMAT, make_formatter
 
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(make_formatter(log_format))
     root.addHandler(handler)
     root.setLevel(level)
+    # the processes this command starts (workers, the fork server) log in the same
+    # format: an execution's log file follows the scheduler's --log-format
+    os.environ[ENV_LOG_FORMAT] = log_format
 
 
 def _load_command_modules() -> None:

@@ -55,7 +55,8 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
     if metrics_port is not None:
         from wfsched_core.ops.metrics import start_metrics_server
 
-        start_metrics_server(app.plugin_manager, app.store, metrics_port, metrics_address)
+        start_metrics_server(app.plugin_manager, app.store, metrics_port, metrics_address,
+                             settings=app.settings)
     if once:
         from wfsched_core.cli.once_progress import once_progress, side_by_side_note
 

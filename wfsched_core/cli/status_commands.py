@@ -104,12 +104,36 @@ def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 @click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
 @click.option("--interval", type=option_types.seconds(0.1, 3600), default=2.0, show_default=True,
               help="Seconds between refreshes with --watch.")
+@click.option("--check", is_flag=True,
+              help="Health check: exit 0 when healthy, 1 with one line per problem.")
+@click.option("--max-pending-age", type=option_types.seconds(1, 30 * 86400), default=None,
+              metavar="SECONDS", help="With --check: the oldest pending execution may wait "
+                                      "this long ([health] max_pending_age, default 600).")
+@click.option("--failure-window", type=option_types.seconds(1, 30 * 86400), default=None,
+              metavar="SECONDS", help="With --check: judge the failure rate over this many "
+                                      "seconds ([health] failure_window, default 900).")
+@click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=None,
+              metavar="FRACTION", help="With --check: the share of failed executions allowed "
+                                       "([health] max_failure_rate, default 0.5).")
 @pass_app
-def status(app: App, as_json: bool, watch: bool, interval: float) -> None:
+def status(app: App, as_json: bool, watch: bool, interval: float, check: bool,
+           max_pending_age: float | None, failure_window: float | None,
+           max_failure_rate: float | None) -> int | None:
     """Live schedulers, running executions, pending and recent failures, slots in use."""
+    thresholds = {"max_pending_age": max_pending_age, "failure_window": failure_window,
+                  "max_failure_rate": max_failure_rate}
+    if check:
+        if watch:
+            raise click.UsageError("--check and --watch cannot be combined")
+        from wfsched_core.cli.health_check import run_health_check
+
+        return run_health_check(app, as_json, thresholds)
+    given = [f"--{k.replace('_', '-')}" for k, v in thresholds.items() if v is not None]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} only applies with --check")
     if not watch:
         _show(app, as_json)
-        return
+        return None
     # in a terminal: redraw in place; otherwise (a pipe, a file) one snapshot after another,
     # as JSON lines with --json
     in_terminal = sys.stdout.isatty() and not as_json
@@ -125,6 +149,7 @@ def status(app: App, as_json: bool, watch: bool, interval: float) -> None:
     except KeyboardInterrupt:
         if in_terminal:
             click.echo("")
+    return None
 
 
 def _show(app: App, as_json: bool, *, compact: bool = False) -> None:

@@ -4,8 +4,9 @@
 ``options.py``; ``reports.py`` is the end of the private channels through which the
 workers it started on this host report their transitions, written many at a time (group
 commit); ``ticks.py`` queues scheduled runs; ``recovery.py`` adopts or fails the work of
-a dead scheduler; ``cancellation.py`` stops a cancelled run; ``held.py`` is
-what ``--once`` leaves behind (pending work it cannot start now). It may import every
+a dead scheduler; ``cancellation.py`` stops a cancelled run; ``held.py`` is what
+``--once`` leaves behind (pending work it cannot start now); ``outcome_log.py`` writes the
+log lines about each execution started and finished. It may import every
 layer below it (spawn, worker, app, store, framework, authoring, base); nothing imports
 it but the CLI.
 """

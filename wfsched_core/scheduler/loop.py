@@ -37,6 +37,7 @@ from wfsched_core.framework.spawning import (
 )
 from wfsched_core.scheduler.held import held_pending, unrunnable_reason
 from wfsched_core.scheduler.options import RunSummary, SchedulerOptions, Tracked
+from wfsched_core.scheduler.outcome_log import log_finished, log_started
 from wfsched_core.scheduler.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.scheduler.reports import WorkerReports
 from wfsched_core.scheduler.ticks import SystemClock, TickScheduler, seconds_until
@@ -370,8 +371,7 @@ class Scheduler:
         self.tracked[execution.id] = Tracked(execution, spawner, handle, spec)
         if self.summary.first_start is None:
             self.summary.first_start = time.monotonic()
-        log.info("started %s #%s with %s (pid %s)", execution.workflow, execution.id,
-                 spawner.name, handle.pid)
+        log_started(execution, spawner.name, handle.pid)
         return execution.id, spawner.name, handle.data, handle.pid
 
     def _spawn_request(self, execution: Execution, spec: WorkflowSpec | None,
@@ -445,7 +445,8 @@ class Scheduler:
         self._untrack(execution)
 
     def _untrack(self, execution: Execution) -> None:
-        self.tracked.pop(execution.id, None)
+        if self.tracked.pop(execution.id, None) is not None:
+            log_finished(execution)
         if self.reports is not None:
             self.reports.forget(execution.id)
         self.summary.outcomes[execution.id] = execution.status
@@ -533,8 +534,9 @@ class Scheduler:
         if timed_out:
             self.hooks.execution_timed_out(finished.execution, will_retry)
         self.hooks.execution_failed(finished.execution, will_retry)
-        if execution.id not in self.tracked:
+        if execution.id not in self.tracked:  # a tracked one is logged when untracked
             self.summary.outcomes[execution.id] = ExecutionStatus.FAILED
+            log_finished(finished.execution)
         return finished.execution
 
     # --- recovery --------------------------------------------------------------------

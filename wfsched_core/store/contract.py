@@ -60,8 +60,8 @@ class Store(Protocol):
     def claim_pending(
         self, owner: str, limit: int, *, admit: Callable[[Execution], str | None] | None = None,
         concurrency: Mapping[str, int] | None = None, queues: Sequence[str | None] | None = None,
-        now: datetime | None = None, runnable: Collection[str] | None = None,
-        flow: Mapping[str, FlowLimits] | None = None,
+        now: datetime | None = None, runnable: Collection[str] | None = None, flow: Mapping[str,
+        FlowLimits] | None = None,
     ) -> list[Execution]:
         """Atomically take up to ``limit`` pending executions for ``owner``."""
         ...
@@ -186,6 +186,10 @@ class Store(Protocol):
         """The earliest future ``not_before`` of a pending execution (a retry's backoff)."""
         ...
 
+    def oldest_pending(self, now: datetime) -> tuple[int, str, datetime] | None:
+        """The pending execution that has waited longest: ``(id, workflow, since)``."""
+        ...
+
     def owned_executions(self, owner: str, statuses: Sequence[ExecutionStatus]) -> list[Execution]:
         """The executions scheduler ``owner`` holds in one of ``statuses``."""
         ...
@@ -199,6 +203,10 @@ class Store(Protocol):
 
     def paused_workflows(self) -> dict[str, Pause]:
         """Every paused workflow by name (a small table: read whole)."""
+        ...
+
+    def pending_by_queue(self) -> dict[str | None, int]:
+        """Pending executions per queue (None: the unnamed default queue)."""
         ...
 
     def pending_executions(self, limit: int = 1000) -> list[Execution]:
@@ -248,8 +256,16 @@ class Store(Protocol):
         pending executions lose the pause's ``wait_reason`` and wake the schedulers."""
         ...
 
+    def running_by_owner(self) -> dict[str, int]:
+        """Running executions per scheduler id (the slots each one uses)."""
+        ...
+
     def running_by_scheduler(self) -> dict[str, int]:
         """How many running executions each scheduler owns (by ``claimed_by``)."""
+        ...
+
+    def running_by_workflow(self, owner: str) -> dict[str, int]:
+        """Running executions of scheduler ``owner``, per workflow."""
         ...
 
     def running_executions(self, workflow: str | None = None) -> list[Execution]:

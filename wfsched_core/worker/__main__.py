@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wfsched_core.base.errors import ExecutionStateError
-from wfsched_core.base.execution_log import LOG_FORMAT
+from wfsched_core.base.log_format import log_format_in_force, make_formatter
 from wfsched_core.worker import ENV_PLAN, EXIT_NOT_STARTED
 from wfsched_core.worker.channel import ChannelReporter
 from wfsched_core.worker.plan import WorkerPlan, import_target
@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     execution_id = int(args[0])
     plan = WorkerPlan.from_env(os.environ[ENV_PLAN])
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    handler = logging.StreamHandler()
+    handler.setFormatter(make_formatter(log_format_in_force()))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     resolve = _resolver(plan)
     try:
         return run_with(ChannelReporter(plan, execution_id), resolve, Path(plan.logs_dir),

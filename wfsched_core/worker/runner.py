@@ -97,7 +97,7 @@ def run_with(reporter: Reporter, resolve: Callable[[str], Runnable], logs_dir: P
     heartbeat.start()
     run = _StepRun(execution, reporter, resolve, first)
     try:
-        with ExecutionLogCapture(log_path(logs_dir, execution.id)) as capture:
+        with ExecutionLogCapture(log_path(logs_dir, execution.id), execution.id) as capture:
             run.capture = capture
             reporter.announce_start(execution)
             outcome = run.run_steps()

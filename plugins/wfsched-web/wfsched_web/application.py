@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wfsched_core.base.errors import WfschedError
 from wfsched_web.api import api_routes, error_response, status_for
 from wfsched_web.dashboard import Dashboard
+from wfsched_web.health import health_routes
 from wfsched_web.pages import error_page, make_environment, page_routes
 from wfsched_web.security import Guard
 from wfsched_web.triage_routes import triage_routes
@@ -115,7 +116,7 @@ def create_app(app: App, config: WebConfig) -> Starlette:
 
     allowed_hosts = [*LOOPBACK_NAMES, config.host] if is_loopback(config.host) else ["*"]
     web = Starlette(
-        routes=[*api_routes(), *page_routes(), *triage_routes(),
+        routes=[*api_routes(), *page_routes(), *triage_routes(), *health_routes(),
                 Mount("/static", StaticFiles(directory=STATIC), name="static")],
         middleware=[Middleware(SecurityHeaders),
                     # A page on another site must not reach a loopback dashboard through
