@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
-from wfsched_core.base.status import ExecutionStatus
-
 if TYPE_CHECKING:
     from wfsched_core.scheduler import Scheduler
 
@@ -21,17 +19,25 @@ TERMINAL_REFRESH = 0.25  # seconds between redraws of the bar
 LOG_REFRESH = 10.0  # seconds between progress log lines when not on a terminal
 
 
-def progress_counts(runner: Scheduler, pending: int) -> dict[str, int]:
-    """Completed, failed, cancelled, running and pending, as ``--once`` has seen them."""
-    # copies are taken in one step each: the scheduler's thread changes these meanwhile
+def progress_counts(runner: Scheduler, unclaimed: int, claimed: set[int]) -> dict[str, int]:
+    """Completed, failed, cancelled, running and pending, as ``--once`` has seen them.
+
+    ``unclaimed``: pending executions this scheduler has not claimed; ``claimed``: those it
+    claimed that are still ``pending`` in the table (their worker has not recorded its
+    start). An execution is counted once: running when it is tracked or claimed, done when
+    it has an outcome, pending otherwise; the total stays the number of executions."""
+    # copies are taken in one step each, after the database was read: the scheduler's
+    # thread changes these meanwhile, and an execution claimed since the read is in
+    # ``tracked`` by now, one finished since is in ``outcomes``
+    tracked = set(runner.tracked)
     outcomes = dict(runner.summary.outcomes)
     retried = set(runner.summary.retried)
     counts = {"completed": 0, "failed": 0, "cancelled": 0}
     for execution_id, status in outcomes.items():
         if execution_id not in retried and status.value in counts:
             counts[status.value] += 1
-    counts["running"] = len(runner.tracked)
-    counts["pending"] = pending
+    counts["running"] = len((tracked | claimed) - set(outcomes))
+    counts["pending"] = unclaimed
     return counts
 
 
@@ -88,13 +94,13 @@ class _ClearLineBeforeLogging(logging.Filter):
 
 
 def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.Event) -> None:
-    from wfsched_core.store.queries import count_active
+    from wfsched_core.store.queries import once_progress_rows
 
     last = ""
     while not stop.wait(TERMINAL_REFRESH if terminal else LOG_REFRESH):
         try:
-            pending = count_active(runner.store)[ExecutionStatus.PENDING.value]
-            line = progress_line(progress_counts(runner, pending))
+            unclaimed, claimed = once_progress_rows(runner.store, runner.id)
+            line = progress_line(progress_counts(runner, unclaimed, claimed))
         except Exception as exc:  # noqa: BLE001 - progress must never stop the run
             log.debug("progress unavailable: %s", exc)
             continue
