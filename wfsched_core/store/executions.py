@@ -516,14 +516,22 @@ class ExecutionsMixin(StoreBase):
             return to_execution(fetch(conn, execution_id))
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
-                        limit: int = 50) -> list[Execution]:
-        query = select(executions).order_by(executions.c.id.desc()).limit(limit)
-        if status:
-            query = query.where(executions.c.status == status)
-        if workflow:
-            query = query.where(executions.c.workflow == workflow)
+                        limit: int = 50, offset: int = 0,
+                        since: datetime | None = None) -> list[Execution]:
+        """Newest first: ``limit`` of them after skipping ``offset``; ``since``: created
+        at or after."""
+        query = (select(executions).where(*_listing_filter(status, workflow, since))
+                 .order_by(executions.c.id.desc()).limit(limit).offset(offset))
         with self._read() as conn:
             return [to_execution(r) for r in conn.execute(query)]
+
+    def count_executions(self, *, status: str | None = None, workflow: str | None = None,
+                         since: datetime | None = None) -> int:
+        """How many executions :meth:`list_executions` pages through."""
+        query = (select(func.count()).select_from(executions)
+                 .where(*_listing_filter(status, workflow, since)))
+        with self._read() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def owned_executions(self, owner: str, statuses: Sequence[ExecutionStatus]) -> list[Execution]:
         with self._read() as conn:
@@ -579,6 +587,20 @@ class ExecutionsMixin(StoreBase):
                  .group_by(executions.c.status))
         with self._read() as conn:
             return {status: n for status, n in conn.execute(query)}
+
+
+def _listing_filter(status: str | None, workflow: str | None,
+                    since: datetime | None) -> list[Any]:
+    """The conditions of ``executions list``'s filters."""
+    c = executions.c
+    where: list[Any] = []
+    if status:
+        where.append(c.status == status)
+    if workflow:
+        where.append(c.workflow == workflow)
+    if since is not None:
+        where.append(c.created_at >= since)
+    return where
 
 
 def _not_startable(execution_id: int, row: Any) -> ExecutionStateError:
