@@ -24,9 +24,9 @@ def test_once_progress_total_is_the_number_of_executions(wf: Wfsched, work_dir: 
     frames = [tuple(int(n) for n in m.groups()) for m in FRAME.finditer(output)]
     assert len(set(frames)) >= 4, output  # the bar was redrawn as the work went on
     totals = {total for _, total, *_ in frames}
-    # never more than there are; one less for an instant at most (claimed between two
-    # reads, before it is tracked)
-    assert totals <= {12, 11}, f"totals seen: {sorted(totals)}\n{output}"
+    # never more than there are (a claim between the progress's two reads of the table
+    # may hide the few executions it took, 3 at most here, for one redraw)
+    assert max(totals) == 12 and min(totals) >= 9, f"totals seen: {sorted(totals)}\n{output}"
     # the parts always add up to the total shown, and never more than 3 run at once
     for done, total, completed, failed, running, pending in frames:
         assert done == completed + failed and done + running + pending == total

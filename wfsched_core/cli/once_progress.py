@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
@@ -19,17 +19,22 @@ TERMINAL_REFRESH = 0.25  # seconds between redraws of the bar
 LOG_REFRESH = 10.0  # seconds between progress log lines when not on a terminal
 
 
-def progress_counts(runner: Scheduler, unclaimed: int, claimed: set[int]) -> dict[str, int]:
+def progress_counts(runner: Scheduler,
+                    read_pending: Callable[[], tuple[int, set[int]]]) -> dict[str, int]:
     """Completed, failed, cancelled, running and pending, as ``--once`` has seen them.
 
-    ``unclaimed``: pending executions this scheduler has not claimed; ``claimed``: those it
-    claimed that are still ``pending`` in the table (their worker has not recorded its
-    start). An execution is counted once: running when it is tracked or claimed, done when
-    it has an outcome, pending otherwise; the total stays the number of executions."""
-    # copies are taken in one step each, after the database was read: the scheduler's
-    # thread changes these meanwhile, and an execution claimed since the read is in
-    # ``tracked`` by now, one finished since is in ``outcomes``
+    ``read_pending`` returns, from the database, the pending executions this scheduler has
+    not claimed (a count) and the ids of those it claimed that are still ``pending`` in the
+    table (their worker has not recorded its start). An execution is counted once:
+    running when it is tracked or claimed, done when it has an outcome, pending otherwise,
+    so the total is the number of executions.
+
+    The order of the reads makes that hold while the scheduler's thread goes on: the
+    tracked workers first (one claimed after this copy is in the database's claimed set,
+    never in both), the database next, the outcomes last (one that finished meanwhile is
+    done, not also running)."""
     tracked = set(runner.tracked)
+    unclaimed, claimed = read_pending()
     outcomes = dict(runner.summary.outcomes)
     retried = set(runner.summary.retried)
     counts = {"completed": 0, "failed": 0, "cancelled": 0}
@@ -99,8 +104,8 @@ def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.
     last = ""
     while not stop.wait(TERMINAL_REFRESH if terminal else LOG_REFRESH):
         try:
-            unclaimed, claimed = once_progress_rows(runner.store, runner.id)
-            line = progress_line(progress_counts(runner, unclaimed, claimed))
+            line = progress_line(progress_counts(
+                runner, lambda: once_progress_rows(runner.store, runner.id)))
         except Exception as exc:  # noqa: BLE001 - progress must never stop the run
             log.debug("progress unavailable: %s", exc)
             continue
