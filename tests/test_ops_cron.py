@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI
+from conftest import IN_CI, installed_package
 from helpers import Wfsched, wait_until
 
 from wfsched_core.store import SqlStore
@@ -47,6 +47,9 @@ def _create_data_directory(cron: str) -> None:
 
 def test_cron_line_on_a_fresh_host_run_twice_at_once(wf: Wfsched, tmp_path: Path,
                                                       work_dir: Path) -> None:
+    # the first run's execution waits for a gate file: the test decides when it ends
+    wf.python_paths.append(installed_package("wfsched-faultworkflows"))
+    gate = tmp_path / "gate"
     home = tmp_path / "fresh"
     cron = _cron_file(wf, home)
     assert not home.exists()
@@ -57,7 +60,7 @@ def test_cron_line_on_a_fresh_host_run_twice_at_once(wf: Wfsched, tmp_path: Path
     try:
         store.ensure_schema(auto_create=True)
         wf.extra_env["WFSCHED_HOME"] = str(home)
-        (slow,) = wf.trigger("mark", seconds=3, dir=work_dir)
+        (slow,) = wf.trigger("gate", gate=gate, dir=work_dir)
         once = _command(cron, "scheduler --once")
         first = subprocess.Popen(["/bin/sh", "-c", once], env=env)
         try:
@@ -68,6 +71,8 @@ def test_cron_line_on_a_fresh_host_run_twice_at_once(wf: Wfsched, tmp_path: Path
             assert second.returncode == 0
             log = (home / "cron.log").read_text()
             assert "skipped: the previous run still holds " + str(home / "cron.lock") in log
+            assert first.poll() is None  # the first run is untouched
+            gate.touch()
             assert first.wait(60) == 0
         finally:
             if first.poll() is None:

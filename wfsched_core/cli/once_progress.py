@@ -99,13 +99,11 @@ class _ClearLineBeforeLogging(logging.Filter):
 
 
 def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.Event) -> None:
-    from wfsched_core.store.queries import once_progress_rows
-
     last = ""
     while not stop.wait(TERMINAL_REFRESH if terminal else LOG_REFRESH):
         try:
             line = progress_line(progress_counts(
-                runner, lambda: once_progress_rows(runner.store, runner.id)))
+                runner, lambda: runner.store.pending_for_progress(runner.id)))
         except Exception as exc:  # noqa: BLE001 - progress must never stop the run
             log.debug("progress unavailable: %s", exc)
             continue

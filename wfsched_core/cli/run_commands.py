@@ -103,7 +103,7 @@ def _hold_once_lock(path: str) -> str | None:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from wfsched_core.scheduler.lock import HeldFileLock
+    from wfsched_core.base.file_lock import HeldFileLock
 
     lock = HeldFileLock(Path(path))
     since = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -552,6 +552,23 @@ class ExecutionsMixin(StoreBase):
         with self._read() as conn:
             return [to_execution(r) for r in conn.execute(query)]
 
+    def pending_for_progress(self, scheduler_id: str) -> tuple[int, set[int]]:
+        """For ``scheduler --once``'s progress: pending executions not claimed by
+        ``scheduler_id`` (a count), and the ids of those it claimed whose worker has not
+        yet recorded its start (still ``pending`` in the table, but already its own).
+
+        Its own are read first: a claim between the two reads moves an execution from the
+        second set to the first, so it is then counted in neither (for one refresh), never
+        in both."""
+        c = executions.c
+        pending = c.status == PENDING
+        with self._read() as conn:
+            claimed = {int(i) for i in conn.execute(
+                select(c.id).where(pending, c.claimed_by == scheduler_id)).scalars()}
+            others = conn.execute(select(func.count()).select_from(executions).where(
+                pending, or_(c.claimed_by.is_(None), c.claimed_by != scheduler_id))).scalar()
+        return int(others or 0), claimed
+
     def active_count(self, workflow: str) -> int:
         """Pending and running executions of ``workflow``."""
         query = select(func.count()).select_from(executions).where(

@@ -154,21 +154,3 @@ def delete_finished(store: SqlStore, execution_ids: Sequence[int],
         conn.execute(delete(executions).where(
             c.id.in_(still), c.status.in_(FINAL_VALUES), c.finished_at < cutoff))
     return [int(i) for i in still], int(steps_deleted or 0)
-
-
-def once_progress_rows(store: SqlStore, scheduler_id: str) -> tuple[int, set[int]]:
-    """For ``scheduler --once``'s progress: pending executions no one has claimed for
-    ``scheduler_id`` (a count), and the ids of those it claimed whose worker has not yet
-    recorded its start (they are still ``pending`` in the table, but already its own).
-
-    Its own are read first: a claim between the two reads moves an execution from the
-    second set to the first, so it is then counted in neither (for one refresh), never in
-    both."""
-    c = executions.c
-    pending = c.status == ExecutionStatus.PENDING.value
-    mine = c.claimed_by == scheduler_id
-    with _reading(store) as conn:
-        claimed = {int(i) for i in conn.execute(select(c.id).where(pending, mine)).scalars()}
-        others = conn.execute(select(func.count()).select_from(executions).where(
-            pending, (c.claimed_by.is_(None)) | (c.claimed_by != scheduler_id))).scalar()
-    return int(others or 0), claimed
