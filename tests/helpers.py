@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -175,3 +178,41 @@ def database_at_revision(home: Path, revision: str, status: str = "completed",
             "'2026-01-01 00:00:00', 0)", (status, params))
     engine.dispose()
     return url
+
+
+def run_in_terminal(wf: Wfsched, *args: str, timeout: float = 90,
+                    interrupt_when: str | None = None,
+                    env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run a command with stdout and stderr on a pseudo-terminal; return (code, output).
+
+    With ``interrupt_when``, send SIGINT (Ctrl-C) once the output holds that text; ``env``
+    is added to the environment.
+    """
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(wf.argv(*args), env={**wf.env, **(env or {})}, cwd=wf.home,
+                               stdout=terminal, stderr=terminal, stdin=subprocess.DEVNULL)
+    os.close(terminal)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(controller, 65536)
+                except OSError:  # the terminal closed: the process is done
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+                if interrupt_when and interrupt_when.encode() in b"".join(chunks):
+                    process.send_signal(signal.SIGINT)
+                    interrupt_when = None
+            elif process.poll() is not None:
+                break
+        return process.wait(30), b"".join(chunks).decode(errors="replace")
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from helpers import Wfsched, wait_until
+from helpers import run_in_terminal as _run_in_terminal
 
 from wfsched_core.cli.once_progress import progress_line
 
@@ -64,42 +62,6 @@ def test_status_watch_refreshes_until_interrupted(wf: Wfsched) -> None:
         assert process.wait(30) == 0
         assert "Traceback" not in process.stderr.read()  # type: ignore[union-attr]
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-
-
-def _run_in_terminal(wf: Wfsched, *args: str, timeout: float = 90,
-                     interrupt_when: str | None = None) -> tuple[int, str]:
-    """Run a command with stdout and stderr on a pseudo-terminal; return (code, output).
-
-    With ``interrupt_when``, send SIGINT (Ctrl-C) once the output holds that text.
-    """
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(wf.argv(*args), env=wf.env, cwd=wf.home,
-                               stdout=terminal, stderr=terminal, stdin=subprocess.DEVNULL)
-    os.close(terminal)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.2)
-            if ready:
-                try:
-                    data = os.read(controller, 65536)
-                except OSError:  # the terminal closed: the process is done
-                    break
-                if not data:
-                    break
-                chunks.append(data)
-                if interrupt_when and interrupt_when.encode() in b"".join(chunks):
-                    process.send_signal(signal.SIGINT)
-                    interrupt_when = None
-            elif process.poll() is not None:
-                break
-        return process.wait(30), b"".join(chunks).decode(errors="replace")
-    finally:
-        os.close(controller)
         if process.poll() is None:
             process.kill()
             process.wait(10)

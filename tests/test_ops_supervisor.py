@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -130,3 +131,27 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_supervisor_render_starts_on_a_fresh_data_directory(
+        wf: Wfsched, tmp_path: Path, work_dir: Path) -> None:
+    home = tmp_path / "fresh"
+    wf.extra_env["WFSCHED_DATABASE_URL"] = ""  # the default: SQLite in the data directory
+    program = wf.run("deploy", "supervisor", "--user", getpass.getuser(), "--home", str(home))
+    assert "does not exist yet" in program.stderr and not home.exists()
+    create = next(x for x in program.stdout.splitlines() if "install -d" in x)
+    subprocess.run(shlex.split(create.partition("sudo ")[2]), check=True, timeout=30)
+    directory = tmp_path / "supervisor"
+    directory.mkdir()
+    supervisor = Supervisor(directory, program.stdout, wf.env)
+    try:
+        wait_until(lambda: supervisor.state() == "RUNNING", 60,
+                   f"the program to be RUNNING: {supervisor.ctl('status').stdout}")
+        wf.extra_env["WFSCHED_HOME"] = str(home)
+        (execution_id,) = wf.trigger("mark", dir=work_dir)
+        wait_until(lambda: wf.json("executions", "show", str(execution_id))["status"]
+                   == "completed", 60, "the scheduler supervisord started to run it")
+        assert (home / "wfsched.db").exists() and (home / "scheduler.log").exists()
+        assert "stopped" in supervisor.ctl("stop", "wfsched").stdout
+    finally:
+        supervisor.close()

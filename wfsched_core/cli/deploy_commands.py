@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import string
 import sys
 from dataclasses import dataclass, field
@@ -33,8 +32,10 @@ TEMPLATES = {
     "systemd": "wfsched.service",
     "supervisor": "wfsched-supervisor.conf",
     "cron": "wfsched.cron",
+    "logrotate": "wfsched.logrotate",
 }
-COMMENT = {"systemd": "#", "supervisor": ";", "cron": "#"}
+COMMENT = {"systemd": "#", "supervisor": ";", "cron": "#", "logrotate": "#"}
+DEFAULT_PRUNE_AGE = "30d"  # the cron file's nightly prune, unless [scheduler] retention says
 ENVIRONMENT_FILE = "/etc/wfsched/wfsched.env"
 STOP_MARGIN = 15  # seconds beyond grace_period + kill_grace before the final SIGKILL
 _HOME_TREES = ("/home", "/root", "/run/user")
@@ -47,16 +48,19 @@ class DeployValues:
     wfsched: str
     home: Path
     user: str = "wfsched"
+    group: str = ""  # the user's primary group; "" for one named as the user
     max_concurrent: int = 5
     heartbeat_interval: float = 2.0
     grace_period: float = 30.0
     kill_grace: float = 5.0
-    flock: str = "/usr/bin/flock"
+    prune_age: str = DEFAULT_PRUNE_AGE
     config_path: Path | None = None
     database_url: str | None = None  # only when it came from the command line/environment
     database_shown: str = ""  # masked, for comments
     extra_writable: list[Path] = field(default_factory=list)
     python_prefixes: list[str] = field(default_factory=list)
+    #: the service user could not reach these paths (see deploy_checks.py)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def has_password(self) -> bool:
@@ -84,37 +88,47 @@ def values_for(app: App, user: str | None, max_concurrent: int | None,
                home: str | None) -> DeployValues:
     """The values of this installation, with the command's options applied."""
     from wfsched_core.base.config import ENV_DATABASE_URL
+    from wfsched_core.cli.deploy_checks import primary_group, reachability_warnings
     from wfsched_core.store.db.engine import mask_url
 
     settings = app.settings
     script = Path(sys.executable).parent / "wfsched"
     wfsched = _quote(str(script)) if script.exists() else \
         f"{_quote(sys.executable)} -m wfsched_core"
-    home_path = Path(home).expanduser() if home else settings.home
+    home_path = (Path(home).expanduser() if home else settings.home).absolute()
     explicit = app.database_url or os.environ.get(ENV_DATABASE_URL) or None
-    shown = mask_url(settings.database_url)
-    if not explicit:
-        shown += " (from the configuration)" if settings.config_path and \
-            "database_url" in settings.data else " (SQLite in the data directory)"
+    from_config = bool(settings.config_path and "database_url" in settings.data)
+    if explicit or from_config:
+        shown = mask_url(settings.database_url)
+        shown += "" if explicit else " (from the configuration)"
+    else:  # the service's own default: SQLite in *its* data directory (--home)
+        shown = f"sqlite:///{home_path / 'wfsched.db'} (SQLite in the data directory)"
     writable = []
     if explicit and explicit.startswith("sqlite"):
         database = _sqlite_file(explicit)
         if database is not None and not _inside(database, home_path.absolute()):
             writable.append(database.parent)
+    account = user or "wfsched"
+    config_path = settings.config_path.absolute() if settings.config_path else None
     return DeployValues(
         wfsched=wfsched,
-        home=home_path.absolute(),
-        user=user or "wfsched",
+        home=home_path,
+        user=account,
+        group=primary_group(account),
         max_concurrent=int(max_concurrent or settings.scheduler_option("max_concurrent")),
         heartbeat_interval=float(settings.scheduler_option("heartbeat_interval")),
         grace_period=float(settings.scheduler_option("grace_period")),
         kill_grace=float(settings.scheduler_option("kill_grace")),
-        flock=shutil.which("flock") or "/usr/bin/flock",
-        config_path=settings.config_path.absolute() if settings.config_path else None,
+        prune_age=str(settings.scheduler_option("retention") or DEFAULT_PRUNE_AGE),
+        config_path=config_path,
         database_url=explicit,
         database_shown=shown,
         extra_writable=writable,
         python_prefixes=sorted({sys.prefix, sys.base_prefix}),
+        warnings=reachability_warnings(
+            account, interpreter=Path(sys.executable),
+            script=script if script.exists() else None, prefix=Path(sys.prefix),
+            home=home_path, config=config_path),
     )
 
 
@@ -134,7 +148,7 @@ def render(kind: str, values: DeployValues) -> str:
         "wfsched": values.wfsched,
         "home": str(values.home),
         "user": values.user,
-        "group": values.user,
+        "group": values.group or values.user,
         "max_concurrent": str(values.max_concurrent),
         "heartbeat_interval": f"{values.heartbeat_interval:g}",
         "grace_period": f"{values.grace_period:g}",
@@ -142,7 +156,8 @@ def render(kind: str, values: DeployValues) -> str:
         "timeout_stop_sec": f"{values.stop_seconds}s",
         "stop_wait_secs": str(values.stop_seconds),
         "watchdog_sec": f"{values.watchdog_seconds}s",
-        "flock": values.flock,
+        "prune_age": values.prune_age,
+        "state_directory": _state_directory(values),
         "notes": "\n".join(f"{COMMENT[kind]} {n}" for n in _notes(kind, values)),
         "environment": _environment(kind, values),
         "read_write_paths": " ".join(str(p) for p in [values.home, *values.extra_writable]),
@@ -161,7 +176,10 @@ def render(kind: str, values: DeployValues) -> str:
 
 
 def _notes(kind: str, values: DeployValues) -> list[str]:
-    notes = [f"Database: {values.database_shown}"]
+    notes = [f"WARNING: {w}" for w in values.warnings]
+    if kind == "logrotate":
+        return notes
+    notes.append(f"Database: {values.database_shown}")
     if values.has_password:
         if kind == "systemd":
             notes += ["The database URL holds a password, so it is not written here: put",
@@ -189,6 +207,15 @@ def _environment(kind: str, values: DeployValues) -> str:
         # supervisor expands %(name)s in values: a literal % is written %%
         return ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in variables.items())
     return "\n".join(f"{k}={v}" for k, v in variables.items())
+
+
+def _state_directory(values: DeployValues) -> str:
+    """``StateDirectory=``: systemd creates a data directory under /var/lib for the
+    service user before each start (and makes it writable under ProtectSystem=strict)."""
+    if values.home.parent != Path("/var/lib"):
+        return ""
+    return (f"# systemd creates {values.home} (owned by {values.user}) if it is missing.\n"
+            f"StateDirectory={values.home.name}\nStateDirectoryMode=0750")
 
 
 def _protect_home(values: DeployValues) -> str:
@@ -238,7 +265,7 @@ def _inside(path: Path, directory: Path) -> bool:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(sorted(TEMPLATES)))
+@click.argument("kind", type=click.Choice(list(TEMPLATES)))
 @click.option("--user", metavar="USER", help="The account that runs wfsched (default wfsched).")
 @click.option("--max-concurrent", type=option_types.MAX_CONCURRENT_TYPE, default=None,
               help="Workers at once (default: the configured max_concurrent).")
@@ -248,10 +275,21 @@ def _inside(path: Path, directory: Path) -> bool:
 @pass_app
 def deploy(app: App, kind: str, user: str | None, max_concurrent: int | None,
            home: str | None, example: bool) -> None:
-    """Print a systemd unit, supervisor program or cron file for this installation.
+    """Print a systemd unit, supervisor program, cron file or logrotate rule for this
+    installation.
 
     Paths are this installation's (its interpreter and wfsched script, the data
-    directory); a database URL with a password is never printed.
+    directory); a database URL with a password is never printed. Warns (on stderr) when
+    the service user could not reach them, or the data directory does not exist yet.
     """
+    from wfsched_core.cli.deploy_checks import create_data_directory_command
+
     values = example_values() if example else values_for(app, user, max_concurrent, home)
     click.echo(render(kind, values), nl=False)
+    for warning in values.warnings:
+        click.echo(f"wfsched deploy: warning: {warning}", err=True)
+    if not example and not values.home.exists() and \
+            not (kind == "systemd" and _state_directory(values)):
+        click.echo(f"wfsched deploy: the data directory {values.home} does not exist yet: "
+                   f"create it before the first start with: "
+                   f"{create_data_directory_command(values)}", err=True)

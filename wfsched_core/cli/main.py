@@ -89,11 +89,16 @@ class WfschedGroup(click.Group):
               show_default=True, envvar="WFSCHED_LOG_FORMAT",
               help="json: one JSON object per line, for log shippers (also the execution "
                    "logs of the workers started from here; env WFSCHED_LOG_FORMAT).")
+@click.option("--color/--no-color", "color", default=None,
+              help="Colour the output (default: on a terminal, unless NO_COLOR is set).")
 @click.version_option(package_name="wfsched-core", prog_name="wfsched")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, config_file: str | None,
-        verbose: int, quiet: int, log_format: str) -> None:
+        verbose: int, quiet: int, log_format: str, color: bool | None) -> None:
     """wfsched: run workflows as isolated processes, many at once, status in SQL."""
+    from wfsched_core.cli.colours import colour_setting
+
+    ctx.color = colour_setting(color)
     verbosity = verbose - quiet
     ctx.obj = App(database_url, config_file, verbosity)
     _configure_logging(verbosity, log_format)

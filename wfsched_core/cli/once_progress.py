@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
-from wfsched_core.base.status import ExecutionStatus
 from wfsched_core.cli.output import duration
 
 if TYPE_CHECKING:
@@ -22,17 +21,30 @@ TERMINAL_REFRESH = 0.25  # seconds between redraws of the bar
 LOG_REFRESH = 10.0  # seconds between progress log lines when not on a terminal
 
 
-def progress_counts(runner: Scheduler, pending: int) -> dict[str, int]:
-    """Completed, failed, cancelled, running and pending, as ``--once`` has seen them."""
-    # copies are taken in one step each: the scheduler's thread changes these meanwhile
+def progress_counts(runner: Scheduler,
+                    read_pending: Callable[[], tuple[int, set[int]]]) -> dict[str, int]:
+    """Completed, failed, cancelled, running and pending, as ``--once`` has seen them.
+
+    ``read_pending`` returns, from the database, the pending executions this scheduler has
+    not claimed (a count) and the ids of those it claimed that are still ``pending`` in the
+    table (their worker has not recorded its start). An execution is counted once:
+    running when it is tracked or claimed, done when it has an outcome, pending otherwise,
+    so the total is the number of executions.
+
+    The order of the reads makes that hold while the scheduler's thread goes on: the
+    tracked workers first (one claimed after this copy is in the database's claimed set,
+    never in both), the database next, the outcomes last (one that finished meanwhile is
+    done, not also running)."""
+    tracked = set(runner.tracked)
+    unclaimed, claimed = read_pending()
     outcomes = dict(runner.summary.outcomes)
     retried = set(runner.summary.retried)
     counts = {"completed": 0, "failed": 0, "cancelled": 0}
     for execution_id, status in outcomes.items():
         if execution_id not in retried and status.value in counts:
             counts[status.value] += 1
-    counts["running"] = len(runner.tracked)
-    counts["pending"] = pending
+    counts["running"] = len((tracked | claimed) - set(outcomes))
+    counts["pending"] = unclaimed
     return counts
 
 
@@ -105,12 +117,11 @@ class _ClearLineBeforeLogging(logging.Filter):
 
 
 def _report(runner: Scheduler, stream: IO[str], terminal: bool, stop: threading.Event) -> None:
-
     last = ""
     while not stop.wait(TERMINAL_REFRESH if terminal else LOG_REFRESH):
         try:
-            pending = runner.store.count_active()[ExecutionStatus.PENDING.value]
-            line = progress_line(progress_counts(runner, pending))
+            line = progress_line(progress_counts(
+                runner, lambda: runner.store.pending_for_progress(runner.id)))
         except Exception as exc:  # noqa: BLE001 - progress must never stop the run
             log.debug("progress unavailable: %s", exc)
             continue

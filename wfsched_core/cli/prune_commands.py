@@ -23,7 +23,8 @@ def prune(app: App, older_than: str, dry_run: bool, as_json: bool) -> None:
     Pending and running executions are never removed. Works in short batches, so a
     running scheduler is never locked out.
     """
-    from wfsched_core.ops.retention import parse_age, prune_finished
+    from wfsched_core.base.ages import parse_age
+    from wfsched_core.ops.retention import prune_finished
 
     age = parse_age(older_than)
     result = prune_finished(app.store, app.settings.logs_dir, age, dry_run=dry_run)

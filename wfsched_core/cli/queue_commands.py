@@ -41,7 +41,7 @@ def parse_params(pairs: tuple[str, ...], params_json: str | None) -> dict[str, A
 
 
 @cli.command()
-@click.argument("workflow")
+@click.argument("workflow", type=option_types.WORKFLOW)
 @click.option("--param", "-p", "pairs", multiple=True, metavar="K=V",
               help="A parameter of the execution (repeatable); the value is a string.")
 @click.option("--params-json", metavar="JSON", help="Parameters as a JSON object.")

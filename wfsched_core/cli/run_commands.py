@@ -24,6 +24,9 @@ pass_app = click.make_pass_decorator(App)
                    "work is left (default 0).")
 @click.option("--allow-held", is_flag=True,
               help="With --once: exit 0, not 3, when only held work is left.")
+@click.option("--lock-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="With --once: hold this lock for the run; while another run holds it, "
+                   "say so and exit 0 (for cron: a busy minute is skipped, not failed).")
 @click.option("--spawner", default=None, help="Spawn strategy (default: local).")
 @click.option("--poll-interval", type=option_types.POLL_INTERVAL, default=None,
               help="Seconds between looks at the database when idle (default 2).")
@@ -38,12 +41,20 @@ pass_app = click.make_pass_decorator(App)
               help="Address the metrics server binds (0.0.0.0: every interface).")
 @pass_app
 def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float,
-              allow_held: bool, spawner: str | None,
+              allow_held: bool, lock_file: str | None, spawner: str | None,
               poll_interval: float | None, grace_period: float | None,
               queues: tuple[str, ...], metrics_port: int | None, metrics_address: str) -> int:
     """Claim pending executions and run each in its own worker process."""
     from wfsched_core.scheduler import Scheduler, SchedulerOptions
 
+    if lock_file is not None:
+        if not once:
+            raise click.UsageError("--lock-file needs --once (it keeps cron runs apart)")
+        holder = _hold_once_lock(lock_file)
+        if holder is not None:
+            click.echo(f"wfsched scheduler --once: skipped: the previous run still holds "
+                       f"{lock_file} ({holder})", err=True)
+            return 0
     app.creates_database = True
     options = SchedulerOptions.from_settings(
         app.settings, max_concurrent=max_concurrent, once=once, spawner=spawner,
@@ -81,6 +92,22 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
             return 1
         return EXIT_HELD if summary.held and not allow_held else 0
     return 0
+
+
+def _hold_once_lock(path: str) -> str | None:
+    """Take ``--lock-file`` for the rest of this process; who holds it, if taken."""
+    import os
+    import socket
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from wfsched_core.base.file_lock import HeldFileLock
+
+    lock = HeldFileLock(Path(path))
+    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    holder = lock.try_acquire(f"pid {os.getpid()} on {socket.gethostname()}, since {since}")
+    click.get_current_context().call_on_close(lock.release)  # held until the command ends
+    return holder
 
 
 # ``scheduler --once`` left pending executions that are held back (admission, a retry's

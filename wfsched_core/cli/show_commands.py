@@ -10,7 +10,7 @@ import click
 
 from wfsched_core.app import App
 from wfsched_core.base.status import ExecutionStatus
-from wfsched_core.cli import option_types
+from wfsched_core.cli import colours, option_types
 from wfsched_core.cli.main import cli
 from wfsched_core.cli.output import duration, echo_json, echo_table
 
@@ -92,14 +92,21 @@ def executions() -> None:
 
 @executions.command("list")
 @click.option("--status", type=STATUS_CHOICE, help="Only executions in this status.")
-@click.option("--workflow", help="Only executions of this workflow.")
+@click.option("--workflow", type=option_types.WORKFLOW, help="Only executions of this workflow.")
+@click.option("--since", type=option_types.SINCE, metavar="WHEN",
+              help="Only executions created since WHEN: an age (2h, 30d) or an ISO date "
+                   "or time (2026-12-01, 2026-12-01T08:00; UTC unless it says otherwise).")
 @click.option("--limit", type=option_types.LIMIT, default=50, show_default=True)
+@click.option("--offset", type=option_types.OFFSET, default=0, show_default=True,
+              help="Skip this many of the newest first (the next page: --offset 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (contract fields).")
 @pass_app
-def executions_list(app: App, status: str | None, workflow: str | None, limit: int,
-                    as_json: bool) -> None:
-    """The newest executions first."""
-    rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit)
+def executions_list(app: App, status: str | None, workflow: str | None, since: Any,
+                    limit: int, offset: int, as_json: bool) -> None:
+    """The newest executions first; a line on stderr says which of how many are shown."""
+    store = app.quick_store
+    rows = store.list_executions(status=status, workflow=workflow, since=since, limit=limit,
+                                 offset=offset)
     if as_json:
         from wfsched_core.authoring.secrets import masked_execution, secret_names
 
@@ -113,7 +120,21 @@ def executions_list(app: App, status: str | None, workflow: str | None, limit: i
         [[e.id, e.workflow, e.status.value, e.trigger.value, e.attempt, e.priority,
           e.created_at, duration(e.duration), e.host, e.pid,
           e.error or (f"waiting: {e.wait_reason}" if e.wait_reason else None)] for e in rows],
+        styles={2: colours.status},
     )
+    total = store.count_executions(status=status, workflow=workflow, since=since)
+    click.echo(page_summary(len(rows), offset, limit, total), err=True)
+
+
+def page_summary(shown: int, offset: int, limit: int, total: int) -> str:
+    """``showing 50 of 10,000 (newest first; next: --offset 50)``."""
+    if not shown:
+        return f"showing none of {total:,}" + (f" (--offset {offset})" if offset else "")
+    where = f"{offset + 1:,}-{offset + shown:,}" if offset else f"{shown:,}"
+    text = f"showing {where} of {total:,}"
+    if offset + shown < total:
+        text += f" (newest first; next: --offset {offset + limit})"
+    return text
 
 
 @executions.command("show")
@@ -140,12 +161,14 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
                 "params", "concurrency_key", "created_at", "not_before", "started_at", "finished_at", "host",
                 "pid", "spawner", "claimed_by", "exit_code", "error", "wait_reason", "log"):
         if data.get(key) not in (None, {}, ""):
-            click.echo(f"{key + ':':<12} {data[key]}")
+            value = colours.status(data[key]) if key == "status" else data[key]
+            click.echo(f"{key + ':':<12} {value}")
     click.echo(f"{'duration:':<13}{duration(execution.duration)}")
     if steps:
         click.echo("steps:")
         for s in steps:
-            click.echo(f"  {s.position}. {s.name:<20} {s.status.value:<10} "
+            padding = " " * max(0, 10 - len(s.status.value))
+            click.echo(f"  {s.position}. {s.name:<20} {colours.status(s.status.value)}{padding} "
                        f"{duration(s.duration):>8}  {s.error or ''}".rstrip())
     if execution.error_detail:
         click.echo("traceback:")

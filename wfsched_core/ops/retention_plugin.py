@@ -42,7 +42,7 @@ class DailyRetention:
         if not value:
             self.retention = None
             return
-        from wfsched_core.ops.retention import parse_age  # only when set: workers start lean
+        from wfsched_core.base.ages import parse_age  # only when set: workers start lean
 
         try:
             self.retention = parse_age(value, "[scheduler] retention")

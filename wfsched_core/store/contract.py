@@ -78,6 +78,13 @@ class Store(Protocol):
         """How many executions are pending and running (indexed on status)."""
         ...
 
+    def count_executions(
+        self, *, status: str | None = None, workflow: str | None = None, since: datetime | None =
+        None,
+    ) -> int:
+        """How many executions :meth:`list_executions` pages through."""
+        ...
+
     def count_finished_since(self, since: datetime) -> dict[str, int]:
         """Executions that ended at or after ``since``, by final status (zeros included)."""
         ...
@@ -169,7 +176,8 @@ class Store(Protocol):
         ...
 
     def list_executions(
-        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50,
+        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50, offset:
+        int = 0, since: datetime | None = None,
     ) -> list[Execution]:
         """The newest ``limit`` executions, newest first, optionally of one status or workflow."""
         ...
@@ -211,6 +219,12 @@ class Store(Protocol):
 
     def pending_executions(self, limit: int = 1000) -> list[Execution]:
         """Pending executions, best first (what a claim would consider), at most ``limit``."""
+        ...
+
+    def pending_for_progress(self, scheduler_id: str) -> tuple[int, set[int]]:
+        """For ``scheduler --once``'s progress: pending executions not claimed by ``scheduler_id``
+        (a count), and the ids of those it claimed whose worker has not yet recorded its start
+        (still ``pending`` in the table, but already its own)."""
         ...
 
     def prunable_ids(self, cutoff: datetime, limit: int, after_id: int = 0) -> list[int]:

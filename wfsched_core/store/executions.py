@@ -579,14 +579,22 @@ class ExecutionsMixin(StoreBase):
             return to_execution(fetch(conn, execution_id))
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
-                        limit: int = 50) -> list[Execution]:
-        query = select(executions).order_by(executions.c.id.desc()).limit(limit)
-        if status:
-            query = query.where(executions.c.status == status)
-        if workflow:
-            query = query.where(executions.c.workflow == workflow)
+                        limit: int = 50, offset: int = 0,
+                        since: datetime | None = None) -> list[Execution]:
+        """Newest first: ``limit`` of them after skipping ``offset``; ``since``: created
+        at or after."""
+        query = (select(executions).where(*_listing_filter(status, workflow, since))
+                 .order_by(executions.c.id.desc()).limit(limit).offset(offset))
         with self._read() as conn:
             return [to_execution(r) for r in conn.execute(query)]
+
+    def count_executions(self, *, status: str | None = None, workflow: str | None = None,
+                         since: datetime | None = None) -> int:
+        """How many executions :meth:`list_executions` pages through."""
+        query = (select(func.count()).select_from(executions)
+                 .where(*_listing_filter(status, workflow, since)))
+        with self._read() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def owned_executions(self, owner: str, statuses: Sequence[ExecutionStatus]) -> list[Execution]:
         with self._read() as conn:
@@ -606,6 +614,23 @@ class ExecutionsMixin(StoreBase):
                                          executions.c.claimed_by.is_not(None))
         with self._read() as conn:
             return [to_execution(r) for r in conn.execute(query)]
+
+    def pending_for_progress(self, scheduler_id: str) -> tuple[int, set[int]]:
+        """For ``scheduler --once``'s progress: pending executions not claimed by
+        ``scheduler_id`` (a count), and the ids of those it claimed whose worker has not
+        yet recorded its start (still ``pending`` in the table, but already its own).
+
+        Its own are read first: a claim between the two reads moves an execution from the
+        second set to the first, so it is then counted in neither (for one refresh), never
+        in both."""
+        c = executions.c
+        pending = c.status == PENDING
+        with self._read() as conn:
+            claimed = {int(i) for i in conn.execute(
+                select(c.id).where(pending, c.claimed_by == scheduler_id)).scalars()}
+            others = conn.execute(select(func.count()).select_from(executions).where(
+                pending, or_(c.claimed_by.is_(None), c.claimed_by != scheduler_id))).scalar()
+        return int(others or 0), claimed
 
     def active_count(self, workflow: str) -> int:
         """Pending and running executions of ``workflow``."""
@@ -642,6 +667,20 @@ class ExecutionsMixin(StoreBase):
                  .group_by(executions.c.status))
         with self._read() as conn:
             return {status: n for status, n in conn.execute(query)}
+
+
+def _listing_filter(status: str | None, workflow: str | None,
+                    since: datetime | None) -> list[Any]:
+    """The conditions of ``executions list``'s filters."""
+    c = executions.c
+    where: list[Any] = []
+    if status:
+        where.append(c.status == status)
+    if workflow:
+        where.append(c.workflow == workflow)
+    if since is not None:
+        where.append(c.created_at >= since)
+    return where
 
 
 def _not_startable(execution_id: int, row: Any) -> ExecutionStateError:

@@ -97,6 +97,16 @@ def _converted(row: sqlite3.Row) -> SimpleNamespace:
     })
 
 
+def _listing_filter(status: str | None, workflow: str | None,
+                    since: datetime | None) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause (with its values) of ``executions list``'s filters."""
+    conditions = [(sql, value) for sql, value in (
+        ("status = ?", status), ("workflow = ?", workflow),
+        ("created_at >= ?", sqlite_timestamp(since) if since else None)) if value]
+    where = " AND ".join(sql for sql, _ in conditions)
+    return (f" WHERE {where}" if where else ""), tuple(value for _, value in conditions)
+
+
 class SqliteDirectStore:
     """Queueing, reading and cancelling executions in one SQLite file through ``sqlite3``."""
 
@@ -243,14 +253,19 @@ class SqliteDirectStore:
         return str(self._row(conn, execution_id)["status"])
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
-                        limit: int = 50) -> list[Execution]:
-        conditions = [(column, value) for column, value in
-                      (("status", status), ("workflow", workflow)) if value]
-        where = " AND ".join(f"{column} = ?" for column, _ in conditions)
-        sql = ("SELECT * FROM workflow_executions" + (f" WHERE {where}" if where else "")
-               + " ORDER BY id DESC LIMIT ?")
-        return [to_execution(row) for row in
-                self._query(sql, (*[value for _, value in conditions], limit))]
+                        limit: int = 50, offset: int = 0,
+                        since: datetime | None = None) -> list[Execution]:
+        where, values = _listing_filter(status, workflow, since)
+        sql = f"SELECT * FROM workflow_executions{where} ORDER BY id DESC LIMIT ? OFFSET ?"
+        return [to_execution(row) for row in self._query(sql, (*values, limit, offset))]
+
+    def count_executions(self, *, status: str | None = None, workflow: str | None = None,
+                         since: datetime | None = None) -> int:
+        where, values = _listing_filter(status, workflow, since)
+        with self._connection() as conn:
+            row = conn.execute(f"SELECT count(*) FROM workflow_executions{where}",
+                               values).fetchone()
+        return int(row[0])
 
     def steps(self, execution_id: int) -> list[StepRecord]:
         rows = self._query("SELECT * FROM workflow_execution_steps WHERE execution_id = ? "
