@@ -5,21 +5,46 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
 from wfsched_core.base.bounds import WORKFLOW_BOUNDS
+from wfsched_core.base.durations import parse_duration
 from wfsched_core.base.errors import ConfigError
 from wfsched_core.base.records import NO_UPSTREAM, Upstream
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _STEP_MARK = "__wfsched_step__"
+_APPROVAL_MARK = "__wfsched_approval__"
 
 
-def step(function: F) -> F:
-    """Mark a method of a :class:`Workflow` as a step; steps run in the order defined."""
-    setattr(function, _STEP_MARK, True)
-    return function
+@overload
+def step(function: F) -> F: ...
+@overload
+def step(*, approval: bool | str = False) -> Callable[[F], F]: ...
+def step(function: Any = None, *, approval: bool | str = False) -> Any:
+    """Mark a method of a :class:`Workflow` as a step; steps run in the order defined.
+
+    ``@step(approval=True)``: the run stops before this step and waits (status
+    ``waiting``, no slot, no process) until ``wfsched approve ID``; ``approval="ops"``
+    also names who may approve (users or Unix groups, comma-separated).
+    """
+    if approval is not False and not (approval is True or (
+            isinstance(approval, str) and approval.strip())):
+        raise TypeError("step(approval=...) must be True or the names of who may approve")
+
+    def mark(method: F) -> F:
+        setattr(method, _STEP_MARK, True)
+        if approval is not False:
+            setattr(method, _APPROVAL_MARK, approval)
+        return method
+
+    return mark if function is None else mark(function)
+
+
+def approval_of(function: Any) -> bool | str | None:
+    """None for an ordinary step; True (anyone) or the names of who may approve it."""
+    return getattr(function, _APPROVAL_MARK, None)
 
 
 @dataclass
@@ -59,6 +84,10 @@ class Workflow:
     queue: ClassVar[str | None] = None
     spawner: ClassVar[str | None] = None
     nice: ClassVar[int | None] = None
+    #: ``"30m"``: a run not finished this long after it was scheduled or queued is overdue
+    deadline: ClassVar[str | float | None] = None
+    #: ``"24h"``: a run waiting for an approval this long ends ``failed``
+    approval_timeout: ClassVar[str | float | None] = None
     # parameters stored as given but shown masked (CLI, dashboard, notifications, logs)
     secret_params: ClassVar[tuple[str, ...] | list[str]] = ()
 
@@ -98,6 +127,8 @@ class WorkflowSpec:
     spawner: str | None = None
     nice: int | None = None
     secret_params: tuple[str, ...] = ()
+    deadline: float | None = None  # seconds
+    approval_timeout: float | None = None  # seconds
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -123,7 +154,11 @@ _ATTRIBUTE_TYPES: dict[str, tuple[type, ...]] = {
     "spawner": (str,),
     "nice": (int,),
     "secret_params": (list, tuple),
+    "deadline": (str, int, float),
+    "approval_timeout": (str, int, float),
 }
+# attributes written as a duration ("30m"), kept as seconds
+_DURATIONS = ("deadline", "approval_timeout")
 
 
 def resolve_spec(
@@ -154,6 +189,9 @@ def resolve_spec(
     for key in ("image", "memory", "cpus", "environment"):
         if key not in extra and hasattr(cls, key):
             extra[key] = getattr(cls, key)
+    for key in _DURATIONS:
+        if values[key] is not None:
+            values[key] = parse_duration(values[key])
     values["depends_on"] = tuple(values["depends_on"] or ())
     values["secret_params"] = tuple(values["secret_params"] or ())
     known = {f.name for f in fields(WorkflowSpec)}
@@ -170,6 +208,11 @@ def _value_problem(attribute: str, value: Any) -> str | None:
     if not isinstance(value, expected) or isinstance(value, bool):
         kinds = " or ".join(t.__name__ for t in expected)
         return f"must be {kinds}, not {type(value).__name__}"
+    if attribute in _DURATIONS:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            return f"must be a duration: {exc}"
     if attribute == "secret_params" and not all(isinstance(v, str) for v in value):
         return "must be a list of parameter names"
     return None

@@ -33,6 +33,15 @@ def json_or_repr(value: Any) -> str | None:
         return json.dumps(repr(value))
 
 
+def result_is_json(value: Any) -> bool:
+    """Whether a step's result can be kept as itself (a re-run reuses only those)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def isoformat(value: datetime | None) -> str | None:
     """A stored (naive UTC) timestamp as ISO 8601 with an explicit ``Z``."""
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
@@ -99,6 +108,20 @@ class Execution:
     error_detail: str | None = None
     cancel_requested: bool = False
     wait_reason: str | None = None
+    resume_from: int | None = None
+    rerun_of: int | None = None
+    waiting_since: datetime | None = None
+    approvers: str | None = None
+    approval: str | None = None
+    approval_by: str | None = None
+    approval_at: datetime | None = None
+    approval_comment: str | None = None
+    approval_step: int | None = None
+    overdue_at: datetime | None = None
+    #: not a column: the recorded results of the steps before ``resume_from``, filled
+    #: when a resumed run starts (``ctx.results`` begins with them)
+    resumed_results: Mapping[str, Any] = field(default_factory=dict, compare=False,
+                                               repr=False)
     #: not a column: the upstream runs, filled when the execution starts (``ctx.upstream``)
     upstream: Mapping[str, Upstream] = field(default_factory=lambda: NO_UPSTREAM, compare=False,
                                            repr=False)
@@ -134,6 +157,16 @@ class Execution:
                 error_detail=self.error_detail,
                 cancel_requested=self.cancel_requested,
                 wait_reason=self.wait_reason,
+                resume_from=self.resume_from,
+                rerun_of=self.rerun_of,
+                waiting_since=isoformat(self.waiting_since),
+                approvers=self.approvers,
+                approval=self.approval,
+                approval_by=self.approval_by,
+                approval_at=isoformat(self.approval_at),
+                approval_comment=self.approval_comment,
+                approval_step=self.approval_step,
+                overdue_at=isoformat(self.overdue_at),
             )
         return data
 
@@ -150,6 +183,8 @@ class StepRecord:
     finished_at: datetime | None = None
     error: str | None = None
     result: Any = None
+    #: False when only the result's repr could be kept (not JSON); None: unknown (old row)
+    result_json: bool | None = True
 
     @property
     def duration(self) -> float | None:
@@ -167,6 +202,7 @@ class StepRecord:
             "duration": self.duration,
             "error": self.error,
             "result": self.result,
+            "result_json": self.result_json,
         }
 
 

@@ -31,6 +31,9 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "deploy": "wfsched_core.cli.deploy_commands",
     "status": "wfsched_core.cli.status_commands",
     "prune": "wfsched_core.cli.prune_commands",
+    "approve": "wfsched_core.cli.steer_commands",
+    "reject": "wfsched_core.cli.steer_commands",
+    "rerun": "wfsched_core.cli.steer_commands",
 }
 _COMMAND_MODULES = tuple(dict.fromkeys(BUILTIN_COMMANDS.values()))
 PLUGIN_COMMANDS_NOTE = (

@@ -71,6 +71,8 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
         line = (f"ran {total} execution(s): {summary.count(S.COMPLETED)} completed, "
                 f"{summary.count(S.FAILED)} failed, {summary.count(S.CANCELLED)} cancelled"
                 + (f", {len(summary.retried)} retried" if summary.retried else "")
+                + (f", {summary.count(S.WAITING)} waiting for approval"
+                   if summary.count(S.WAITING) else "")
                 + f" in {duration(wall)}")
         if total and wall > 0:
             line += (f"; one after another they would have taken "

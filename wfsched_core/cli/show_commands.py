@@ -64,16 +64,25 @@ def executions_list(app: App, status: str | None, workflow: str | None, limit: i
         from wfsched_core.authoring.secrets import masked_execution, secret_names
 
         catalog = app.hooks.catalog()
-        echo_json([masked_execution(e, secret_names(catalog, e.workflow)).to_json()
-                   for e in rows])
+        echo_json([dict(masked_execution(e, secret_names(catalog, e.workflow)).to_json(),
+                        overdue=e.overdue_at is not None) for e in rows])
         return
     echo_table(
         ["ID", "WORKFLOW", "STATUS", "TRIGGER", "ATTEMPT", "PRIO", "CREATED", "DURATION",
          "HOST", "PID", "NOTE"],
         [[e.id, e.workflow, e.status.value, e.trigger.value, e.attempt, e.priority,
           e.created_at, duration(e.duration), e.host, e.pid,
-          e.error or (f"waiting: {e.wait_reason}" if e.wait_reason else None)] for e in rows],
+          _note(e)] for e in rows],
     )
+
+
+def _note(execution: Any) -> str | None:
+    """The NOTE column: overdue first (what needs a look), then the error or the wait."""
+    note = execution.error or (f"waiting: {execution.wait_reason}"
+                               if execution.wait_reason else None)
+    if execution.overdue_at is not None:
+        return "OVERDUE" + (f"; {note}" if note else "")
+    return note
 
 
 @executions.command("show")
@@ -96,11 +105,16 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
         echo_json(data)
         return
     for key in ("id", "workflow", "status", "trigger", "attempt", "retry_of", "triggered_by",
-                "priority",
+                "rerun_of", "resume_from", "priority",
                 "params", "created_at", "not_before", "started_at", "finished_at", "host",
-                "pid", "spawner", "claimed_by", "exit_code", "error", "wait_reason", "log"):
+                "pid", "spawner", "claimed_by", "exit_code", "error", "wait_reason",
+                "waiting_since", "approvers", "overdue_at", "log"):
         if data.get(key) not in (None, {}, ""):
             click.echo(f"{key + ':':<12} {data[key]}")
+    if execution.approval:
+        click.echo(f"{'approval:':<12} {execution.approval} by {execution.approval_by} at "
+                   f"{data['approval_at']} (step {execution.approval_step})"
+                   + (f": {execution.approval_comment}" if execution.approval_comment else ""))
     click.echo(f"{'duration:':<13}{duration(execution.duration)}")
     if steps:
         click.echo("steps:")

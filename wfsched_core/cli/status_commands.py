@@ -55,6 +55,7 @@ def collect_status(store: SqlStore, settings: Settings) -> dict[str, Any]:
         "schedulers": schedulers,
         "running": running,
         "pending": active["pending"],
+        "waiting": active["waiting"],  # for an approval (wfsched approve ID)
         "failed_last_24h": finished["failed"],
         "completed_last_24h": finished["completed"],
         "slots": {"in_use": len(running),
@@ -71,6 +72,7 @@ def render_status(status: dict[str, Any]) -> str:
     slots = status["slots"]
     lines = [f"wfsched status at {status['time']}",
              f"slots in use {slots['in_use']}/{slots['max']}, pending {status['pending']}, "
+             f"waiting for approval {status['waiting']}, "
              f"failed in the last 24 h {status['failed_last_24h']} "
              f"(completed {status['completed_last_24h']})", ""]
     if status["schedulers"]:

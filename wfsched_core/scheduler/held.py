@@ -1,6 +1,7 @@
 """What ``scheduler --once`` leaves behind: pending executions it cannot start now.
 
-``--once`` stops when nothing runs and every pending execution left is *held*: by an
+``--once`` stops when nothing runs and every pending execution left is *held*
+(and lists, as held too, the runs left waiting for an approval): by an
 admission plugin (its reason), by a retry's backoff that ends later than ``SOON_SECONDS``
 (or two poll intervals, if longer: a sooner one is waited for, so a flaky run's retry
 completes in the same run), or by a queue this scheduler does not serve. One claimed by
@@ -51,3 +52,10 @@ def hold_of(execution: Execution, now: datetime, soon: datetime,
     if not_before is not None and not_before > now:
         return None
     return execution.wait_reason or None
+
+
+def waiting_for_approval(store: SqlStore) -> list[tuple[int, str, str]]:
+    """Each run waiting for an approval as ``(id, workflow, what it waits for)``: a
+    person decides those, not ``--once``, which stops rather than wait for them."""
+    return [(e.id, e.workflow, e.wait_reason or "waiting for approval")
+            for e in store.waiting_executions()]

@@ -9,12 +9,15 @@ live in this package (``base.py`` says which database can do what).
 from __future__ import annotations
 
 from wfsched_core.store.catalog_sync import CatalogSyncMixin
+from wfsched_core.store.deadlines import DeadlinesMixin
 from wfsched_core.store.executions import Finished
 from wfsched_core.store.reports import WorkerReportsMixin
+from wfsched_core.store.reruns import RerunsMixin
 from wfsched_core.store.schedulers import SchedulerRegistryMixin
 
 
-class SqlStore(WorkerReportsMixin, CatalogSyncMixin, SchedulerRegistryMixin):
+class SqlStore(WorkerReportsMixin, RerunsMixin, DeadlinesMixin, CatalogSyncMixin,
+               SchedulerRegistryMixin):
     """wfsched's tables in one SQL database (SQLite, PostgreSQL, MySQL/MariaDB)."""
 
 
