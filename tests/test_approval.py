@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from helpers import Wfsched, wait_until
 from inprocess import FakeClock, make_scheduler, stop, tick_until
+from test_notify_events import _events, events_dir, testnotifiers_path  # noqa: F401
 from test_notify_webhook import HookServer, hook_server  # noqa: F401 - the fixture
 
 from wfsched_core.base.approvers import current_user
@@ -136,6 +137,20 @@ def test_the_waiting_event_carries_the_approve_command(
     assert body["event"] == "waiting"
     assert body["commands"]["approve"] == f"wfsched approve {execution_id}"
     assert f"approve with: wfsched approve {execution_id}" in body["summary"]
+
+
+def test_wfsched_execution_waiting_fires_once_per_wait(
+        wf: Wfsched, work_dir: Path, events_dir: Path) -> None:  # noqa: F811
+    execution_id = _wait_for_approval(wf, work_dir)
+    wf.run("approve", str(execution_id))
+    wf.run("scheduler", "--once")
+    events = [(e["event"], e.get("status")) for e in _events(events_dir)
+              if e.get("execution_id") == execution_id and e["event"] != "step_finished"]
+    assert sorted(events) == sorted([
+        ("queued", "pending"), ("started", "running"), ("waiting", "waiting"),
+        ("started", "running"), ("completed", "completed")])
+    (waiting,) = [e for e in _events(events_dir) if e["event"] == "waiting"]
+    assert waiting["wait_reason"] == "waiting for approval of step deploy"
 
 
 class _Events:
