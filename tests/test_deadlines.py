@@ -71,9 +71,12 @@ def test_overdue_fires_once_across_two_schedulers(
     finally:
         for scheduler in schedulers:
             stop(scheduler)
-    (row,) = wf.json("executions", "list")
-    assert row["overdue"] is True and row["status"] == "pending"
-    assert "OVERDUE" in wf.run("executions", "list").stdout
+    (other_id,) = wf.trigger("noop")  # no deadline: never overdue
+    assert [r["id"] for r in wf.json("executions", "list", "--overdue")] == [execution_id]
+    assert {r["id"] for r in wf.json("executions", "list")} == {execution_id, other_id}
+    lines = wf.run("executions", "list").stdout.splitlines()
+    (marked,) = [line for line in lines if "OVERDUE" in line]
+    assert marked.split()[:3] == [str(execution_id), "mark", "pending"]
     assert "overdue_at:" in wf.run("executions", "show", str(execution_id)).stdout
 
 

@@ -53,19 +53,22 @@ def executions() -> None:
 @executions.command("list")
 @click.option("--status", type=STATUS_CHOICE, help="Only executions in this status.")
 @click.option("--workflow", help="Only executions of this workflow.")
+@click.option("--overdue", is_flag=True,
+              help="Only executions past their workflow's deadline (marked OVERDUE).")
 @click.option("--limit", type=option_types.LIMIT, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (contract fields).")
 @pass_app
-def executions_list(app: App, status: str | None, workflow: str | None, limit: int,
-                    as_json: bool) -> None:
+def executions_list(app: App, status: str | None, workflow: str | None, overdue: bool,
+                    limit: int, as_json: bool) -> None:
     """The newest executions first."""
-    rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit)
+    rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit,
+                                           overdue=overdue)
     if as_json:
         from wfsched_core.authoring.secrets import masked_execution, secret_names
 
         catalog = app.hooks.catalog()
-        echo_json([dict(masked_execution(e, secret_names(catalog, e.workflow)).to_json(),
-                        overdue=e.overdue_at is not None) for e in rows])
+        echo_json([masked_execution(e, secret_names(catalog, e.workflow)).to_json()
+                   for e in rows])
         return
     echo_table(
         ["ID", "WORKFLOW", "STATUS", "TRIGGER", "ATTEMPT", "PRIO", "CREATED", "DURATION",

@@ -536,8 +536,10 @@ class ExecutionsMixin(StoreBase):
             return to_execution(fetch(conn, execution_id))
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
-                        limit: int = 50) -> list[Execution]:
+                        limit: int = 50, overdue: bool = False) -> list[Execution]:
         query = select(executions).order_by(executions.c.id.desc()).limit(limit)
+        if overdue:  # past their workflow's deadline (marked once by a scheduler)
+            query = query.where(executions.c.overdue_at.is_not(None))
         if status:
             query = query.where(executions.c.status == status)
         if workflow:

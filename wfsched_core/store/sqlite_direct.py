@@ -245,10 +245,11 @@ class SqliteDirectStore:
         return str(self._row(conn, execution_id)["status"])
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
-                        limit: int = 50) -> list[Execution]:
+                        limit: int = 50, overdue: bool = False) -> list[Execution]:
         conditions = [(column, value) for column, value in
                       (("status", status), ("workflow", workflow)) if value]
-        where = " AND ".join(f"{column} = ?" for column, _ in conditions)
+        where = " AND ".join([f"{column} = ?" for column, _ in conditions]
+                             + (["overdue_at IS NOT NULL"] if overdue else []))
         sql = ("SELECT * FROM workflow_executions" + (f" WHERE {where}" if where else "")
                + " ORDER BY id DESC LIMIT ?")
         return [to_execution(row) for row in
