@@ -126,6 +126,21 @@ def test_failed_execution_mail_has_error_and_log_tail(wf: Wfsched,
     assert f"wfsched logs {failing}" in body
 
 
+def test_a_run_waiting_for_approval_mails_the_approve_command(
+        wf: Wfsched, plain_smtp: Mailbox, work_dir: Path) -> None:
+    wf.write_config(_table(plain_smtp.port, 'security = "none"'))  # the default events
+    (execution_id,) = wf.trigger("approve_deploy", dir=work_dir)
+    assert wf.run("scheduler", "--once", check=False).returncode == 3  # held: waiting
+    (message,) = plain_smtp.received()
+    assert message["X-Wfsched-Event"] == "waiting"
+    assert message["Subject"] == (f"[wfsched] approve_deploy #{execution_id} waiting for "
+                                  f"approval of step deploy; approve with: wfsched approve "
+                                  f"{execution_id}")
+    lines = [" ".join(line.split()) for line in message.get_content().splitlines()]
+    assert f"Approve: wfsched approve {execution_id}" in lines
+    assert f"Reject: wfsched reject {execution_id} --reason TEXT" in lines
+
+
 def test_starttls_with_login_from_the_environment(
         wf: Wfsched, starttls_smtp: Mailbox, certificate_authority: tuple[Any, Path]) -> None:
     ca_file = certificate_authority[1]

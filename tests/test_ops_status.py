@@ -31,7 +31,8 @@ def test_status_json_shows_schedulers_running_pending_and_failures(
     hanging = wf.trigger("hang", count=3, seconds=60, dir=work_dir)
     wait_until(lambda: len(wf.records(work_dir, "started")) >= 2, 30, "two workers running")
     status = wf.json("status")
-    assert set(status) == {"time", "schedulers", "running", "pending", "failed_last_24h",
+    assert set(status) == {"time", "schedulers", "running", "pending", "waiting",
+                           "failed_last_24h",
                            "completed_last_24h", "slots", "plugins_skipped"}
     assert status["plugins_skipped"] == {}  # no plugin overran its budget
     (scheduler,) = status["schedulers"]

@@ -6,22 +6,47 @@ import difflib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
 from wfsched_core.authoring.flow_limits import concurrency_key_problem, rate_limit_problem
 from wfsched_core.base.bounds import WORKFLOW_BOUNDS
+from wfsched_core.base.durations import parse_duration
 from wfsched_core.base.errors import ConfigError
 from wfsched_core.base.records import NO_UPSTREAM, Upstream
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _STEP_MARK = "__wfsched_step__"
+_APPROVAL_MARK = "__wfsched_approval__"
 
 
-def step(function: F) -> F:
-    """Mark a method of a :class:`Workflow` as a step; steps run in the order defined."""
-    setattr(function, _STEP_MARK, True)
-    return function
+@overload
+def step(function: F) -> F: ...
+@overload
+def step(*, approval: bool | str = False) -> Callable[[F], F]: ...
+def step(function: Any = None, *, approval: bool | str = False) -> Any:
+    """Mark a method of a :class:`Workflow` as a step; steps run in the order defined.
+
+    ``@step(approval=True)``: the run stops before this step and waits (status
+    ``waiting``, no slot, no process) until ``wfsched approve ID``; ``approval="ops"``
+    also names who may approve (users or Unix groups, comma-separated).
+    """
+    if approval is not False and not (approval is True or (
+            isinstance(approval, str) and approval.strip())):
+        raise TypeError("step(approval=...) must be True or the names of who may approve")
+
+    def mark(method: F) -> F:
+        setattr(method, _STEP_MARK, True)
+        if approval is not False:
+            setattr(method, _APPROVAL_MARK, approval)
+        return method
+
+    return mark if function is None else mark(function)
+
+
+def approval_of(function: Any) -> bool | str | None:
+    """None for an ordinary step; True (anyone) or the names of who may approve it."""
+    return getattr(function, _APPROVAL_MARK, None)
 
 
 @dataclass
@@ -91,6 +116,10 @@ class Workflow:
     spawner: ClassVar[str | None] = None
     #: the OS scheduling priority of its worker process
     nice: ClassVar[int | None] = None
+    #: ``"30m"``: a run not finished this long after it was scheduled or queued is overdue
+    deadline: ClassVar[str | float | None] = None
+    #: ``"24h"``: a run waiting for an approval this long ends ``failed``
+    approval_timeout: ClassVar[str | float | None] = None
     #: parameters stored as given but shown masked (CLI, dashboard, notifications, logs)
     secret_params: ClassVar[tuple[str, ...] | list[str]] = ()
 
@@ -133,6 +162,8 @@ class WorkflowSpec:
     spawner: str | None = None
     nice: int | None = None
     secret_params: tuple[str, ...] = ()
+    deadline: float | None = None  # seconds
+    approval_timeout: float | None = None  # seconds
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -161,7 +192,11 @@ _ATTRIBUTE_TYPES: dict[str, tuple[type, ...]] = {
     "spawner": (str,),
     "nice": (int,),
     "secret_params": (list, tuple),
+    "deadline": (str, int, float),
+    "approval_timeout": (str, int, float),
 }
+# attributes written as a duration ("30m"), kept as seconds
+_DURATIONS = ("deadline", "approval_timeout")
 
 
 # Keys of [workflows.NAME] (and class attributes) that the core does not use but passes
@@ -219,6 +254,9 @@ def resolve_spec(
     for key in PLUGIN_WORKFLOW_KEYS:
         if key not in extra and hasattr(cls, key):
             extra[key] = getattr(cls, key)
+    for key in _DURATIONS:
+        if values[key] is not None:
+            values[key] = parse_duration(values[key])
     values["depends_on"] = tuple(values["depends_on"] or ())
     values["secret_params"] = tuple(values["secret_params"] or ())
     known = {f.name for f in fields(WorkflowSpec)}
@@ -243,6 +281,11 @@ def _value_problem(attribute: str, value: Any) -> str | None:
     if not isinstance(value, expected) or isinstance(value, bool):
         kinds = " or ".join(t.__name__ for t in expected)
         return f"must be {kinds}, not {type(value).__name__}"
+    if attribute in _DURATIONS:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            return f"must be a duration: {exc}"
     if attribute == "secret_params" and not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]  # noqa: E501
         return "must be a list of parameter names"
     choices = ATTRIBUTE_CHOICES.get(attribute)

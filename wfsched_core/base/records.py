@@ -33,6 +33,15 @@ def json_or_repr(value: Any) -> str | None:
         return json.dumps(repr(value))
 
 
+def result_is_json(value: Any) -> bool:
+    """Whether a step's result can be kept as itself (a re-run reuses only those)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def isoformat(value: datetime | None) -> str | None:
     """A stored (naive UTC) timestamp as ISO 8601 with an explicit ``Z``."""
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
@@ -129,7 +138,35 @@ class Execution:
     cancel_requested: bool = False
     #: why pending work is held back (an admission plugin's reason), None when it is not
     wait_reason: str | None = None
-    concurrency_key: str | None = None  # computed when queued (the workflow's key)
+    #: the workflow's concurrency key for this run (``concurrency_key``), computed when it
+    #: was queued; None for a workflow without one
+    concurrency_key: str | None = None
+    #: a resumed or re-run execution continues at this step position (earlier steps' results
+    #: are reused); None: from the first step
+    resume_from: int | None = None
+    #: the execution this one re-runs (``wfsched rerun``)
+    rerun_of: int | None = None
+    #: when it started waiting for an approval (status ``waiting``)
+    waiting_since: datetime | None = None
+    #: who may approve the step it waits before (users or groups, comma-separated); None:
+    #: anyone
+    approvers: str | None = None
+    #: the latest decision: ``approved`` or ``rejected``
+    approval: str | None = None
+    #: who took that decision (the OS user)
+    approval_by: str | None = None
+    #: when the decision was taken
+    approval_at: datetime | None = None
+    #: the approver's comment or the rejection's reason
+    approval_comment: str | None = None
+    #: the step position the decision was for
+    approval_step: int | None = None
+    #: when a scheduler found it past its workflow's ``deadline`` (set once)
+    overdue_at: datetime | None = None
+    #: not a column: the recorded results of the steps before ``resume_from``, filled
+    #: when a resumed run starts (``ctx.results`` begins with them)
+    resumed_results: Mapping[str, Any] = field(default_factory=dict, compare=False,
+                                               repr=False)
     #: not a column: the upstream runs, filled when the execution starts (``ctx.upstream``)
     upstream: Mapping[str, Upstream] = field(default_factory=lambda: NO_UPSTREAM, compare=False,
                                            repr=False)
@@ -166,6 +203,16 @@ class Execution:
                 cancel_requested=self.cancel_requested,
                 wait_reason=self.wait_reason,
                 concurrency_key=self.concurrency_key,
+                resume_from=self.resume_from,
+                rerun_of=self.rerun_of,
+                waiting_since=isoformat(self.waiting_since),
+                approvers=self.approvers,
+                approval=self.approval,
+                approval_by=self.approval_by,
+                approval_at=isoformat(self.approval_at),
+                approval_comment=self.approval_comment,
+                approval_step=self.approval_step,
+                overdue_at=isoformat(self.overdue_at),
             )
         return data
 
@@ -190,6 +237,8 @@ class StepRecord:
     error: str | None = None
     #: what the step returned, as stored (JSON; the repr of what JSON cannot hold)
     result: Any = None
+    #: False when only the result's repr could be kept (not JSON); None: unknown (old row)
+    result_json: bool | None = True
 
     @property
     def duration(self) -> float | None:
@@ -207,6 +256,7 @@ class StepRecord:
             "duration": self.duration,
             "error": self.error,
             "result": self.result,
+            "result_json": self.result_json,
         }
 
 

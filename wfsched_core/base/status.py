@@ -6,10 +6,16 @@ from enum import Enum
 
 
 class ExecutionStatus(str, Enum):
-    """Lifecycle: ``pending`` -> ``running`` -> ``completed`` | ``failed`` | ``cancelled``."""
+    """Lifecycle: ``pending`` -> ``running`` -> ``completed`` | ``failed`` | ``cancelled``.
+
+    ``waiting``: the run reached a step that needs a person's approval; it holds no slot
+    and no process. Approved, it is ``pending`` again and continues from that step;
+    rejected, cancelled or past its ``approval_timeout``, it ends.
+    """
 
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -25,7 +31,11 @@ class ExecutionStatus(str, Enum):
 FINAL_STATUSES = frozenset(
     {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
 )
-ACTIVE_STATUSES = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
+#: not ended yet (a waiting run is still a run of its workflow: overlap, deadlines)
+ACTIVE_STATUSES = frozenset(
+    {ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING})
+#: a worker is due or at work: what a scheduler starts, watches and recovers
+WORKER_STATUSES = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
 
 
 class Trigger(str, Enum):
@@ -36,6 +46,7 @@ class Trigger(str, Enum):
     RETRY = "retry"
     DEPENDENCY = "dependency"
     BACKFILL = "backfill"  # ``wfsched backfill``: a past tick of the schedule
+    RERUN = "rerun"
 
     def __str__(self) -> str:
         return self.value

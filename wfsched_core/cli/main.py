@@ -30,10 +30,12 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "status": "wfsched_core.cli.status_commands",
     "prune": "wfsched_core.cli.prune_commands",
     "new": "wfsched_core.cli.new_commands",
-
     "pause": "wfsched_core.cli.flow_commands",
     "resume": "wfsched_core.cli.flow_commands",
     "backfill": "wfsched_core.cli.flow_commands",
+    "approve": "wfsched_core.cli.steer_commands",
+    "reject": "wfsched_core.cli.steer_commands",
+    "rerun": "wfsched_core.cli.steer_commands",
 }
 _COMMAND_MODULES = tuple(dict.fromkeys(BUILTIN_COMMANDS.values()))
 PLUGIN_COMMANDS_NOTE = (

@@ -105,6 +105,10 @@ def fire_test_event(hooks: PluginHooks, event: str, workflow: str) -> None:
         hooks.execution_cancelled(execution)
     elif event == "timed_out":
         hooks.execution_timed_out(execution, will_retry=False)
+    elif event == "waiting":
+        hooks.execution_waiting(execution)
+    elif event == "overdue":
+        hooks.execution_overdue(execution, 1800.0)
     else:
         from wfsched_core import __version__
 
@@ -126,7 +130,7 @@ def synthetic_execution(event: str, workflow: str) -> Execution:
     status = {
         "queued": ExecutionStatus.PENDING, "completed": ExecutionStatus.COMPLETED,
         "failed": ExecutionStatus.FAILED, "timed_out": ExecutionStatus.FAILED,
-        "cancelled": ExecutionStatus.CANCELLED,
+        "cancelled": ExecutionStatus.CANCELLED, "waiting": ExecutionStatus.WAITING,
     }.get(event, ExecutionStatus.RUNNING)
     failed = status is ExecutionStatus.FAILED
     return Execution(
@@ -139,6 +143,8 @@ def synthetic_execution(event: str, workflow: str) -> Execution:
         exit_code=1 if failed else (0 if status is ExecutionStatus.COMPLETED else None),
         error=("test notification from `wfsched notify test` (nothing really failed)"
                if failed else None),
+        wait_reason=("waiting for approval of step deploy (a test notification)"
+                     if status is ExecutionStatus.WAITING else None),
     )
 
 

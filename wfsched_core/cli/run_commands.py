@@ -83,6 +83,8 @@ def scheduler(app: App, max_concurrent: int | None, once: bool, wait_held: float
         line = (f"ran {total} execution(s): {summary.count(S.COMPLETED)} completed, "
                 f"{summary.count(S.FAILED)} failed, {summary.count(S.CANCELLED)} cancelled"
                 + (f", {len(summary.retried)} retried" if summary.retried else "")
+                + (f", {summary.count(S.WAITING)} waiting for approval"
+                   if summary.count(S.WAITING) else "")
                 + f" in {duration(wall)}")
         line += side_by_side_note(summary.busy_seconds, wall)
         click.echo(line)

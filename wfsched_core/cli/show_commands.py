@@ -96,17 +96,19 @@ def executions() -> None:
 @click.option("--since", type=option_types.SINCE, metavar="WHEN",
               help="Only executions created since WHEN: an age (2h, 30d) or an ISO date "
                    "or time (2026-12-01, 2026-12-01T08:00; UTC unless it says otherwise).")
+@click.option("--overdue", is_flag=True,
+              help="Only executions past their workflow's deadline (marked OVERDUE).")
 @click.option("--limit", type=option_types.LIMIT, default=50, show_default=True)
 @click.option("--offset", type=option_types.OFFSET, default=0, show_default=True,
               help="Skip this many of the newest first (the next page: --offset 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (contract fields).")
 @pass_app
 def executions_list(app: App, status: str | None, workflow: str | None, since: Any,
-                    limit: int, offset: int, as_json: bool) -> None:
+                    overdue: bool, limit: int, offset: int, as_json: bool) -> None:
     """The newest executions first; a line on stderr says which of how many are shown."""
     store = app.quick_store
     rows = store.list_executions(status=status, workflow=workflow, since=since, limit=limit,
-                                 offset=offset)
+                                 offset=offset, overdue=overdue)
     if as_json:
         from wfsched_core.authoring.secrets import masked_execution, secret_names
 
@@ -119,10 +121,11 @@ def executions_list(app: App, status: str | None, workflow: str | None, since: A
          "HOST", "PID", "NOTE"],
         [[e.id, e.workflow, e.status.value, e.trigger.value, e.attempt, e.priority,
           e.created_at, duration(e.duration), e.host, e.pid,
-          e.error or (f"waiting: {e.wait_reason}" if e.wait_reason else None)] for e in rows],
+          _note(e)] for e in rows],
         styles={2: colours.status},
     )
-    total = store.count_executions(status=status, workflow=workflow, since=since)
+    total = store.count_executions(status=status, workflow=workflow, since=since,
+                                   overdue=overdue)
     click.echo(page_summary(len(rows), offset, limit, total), err=True)
 
 
@@ -135,6 +138,15 @@ def page_summary(shown: int, offset: int, limit: int, total: int) -> str:
     if offset + shown < total:
         text += f" (newest first; next: --offset {offset + limit})"
     return text
+
+
+def _note(execution: Any) -> str | None:
+    """The NOTE column: overdue first (what needs a look), then the error or the wait."""
+    note = execution.error or (f"waiting: {execution.wait_reason}"
+                               if execution.wait_reason else None)
+    if execution.overdue_at is not None:
+        return "OVERDUE" + (f"; {note}" if note else "")
+    return note
 
 
 @executions.command("show")
@@ -157,12 +169,17 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
         echo_json(data)
         return
     for key in ("id", "workflow", "status", "trigger", "attempt", "retry_of", "triggered_by",
-                "priority",
-                "params", "concurrency_key", "created_at", "not_before", "started_at", "finished_at", "host",
-                "pid", "spawner", "claimed_by", "exit_code", "error", "wait_reason", "log"):
+                "rerun_of", "resume_from", "priority", "params", "concurrency_key", "created_at",
+                "not_before", "started_at", "finished_at", "host", "pid", "spawner",
+                "claimed_by", "exit_code", "error", "wait_reason", "waiting_since",
+                "approvers", "overdue_at", "log"):
         if data.get(key) not in (None, {}, ""):
             value = colours.status(data[key]) if key == "status" else data[key]
             click.echo(f"{key + ':':<12} {value}")
+    if execution.approval:
+        click.echo(f"{'approval:':<12} {execution.approval} by {execution.approval_by} at "
+                   f"{data['approval_at']} (step {execution.approval_step})"
+                   + (f": {execution.approval_comment}" if execution.approval_comment else ""))
     click.echo(f"{'duration:':<13}{duration(execution.duration)}")
     if steps:
         click.echo("steps:")

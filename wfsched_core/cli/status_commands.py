@@ -54,6 +54,7 @@ def collect_status(store: Store, settings: Settings) -> dict[str, Any]:
         "schedulers": schedulers,
         "running": running,
         "pending": active["pending"],
+        "waiting": active["waiting"],  # for an approval (wfsched approve ID)
         "failed_last_24h": finished["failed"],
         "completed_last_24h": finished["completed"],
         "slots": {"in_use": len(running),
@@ -70,7 +71,8 @@ def render_status(status: dict[str, Any]) -> str:
     slots = status["slots"]
     lines = [f"wfsched status at {status['time']}",
              f"slots in use {slots['in_use']}/{slots['max']}, pending {status['pending']}, "
-             f"failed in the last 24 h {status['failed_last_24h']} "
+             + (f"waiting for approval {status['waiting']}, " if status["waiting"] else "")
+             + f"failed in the last 24 h {status['failed_last_24h']} "
              f"(completed {status['completed_last_24h']})", ""]
     if status["schedulers"]:
         lines.append(f"schedulers ({len(status['schedulers'])} live):")

@@ -167,6 +167,12 @@ class PluginHooks:
     def execution_timed_out(self, execution: Execution, will_retry: bool) -> None:
         self._fire("wfsched_execution_timed_out", execution=execution, will_retry=will_retry)
 
+    def execution_waiting(self, execution: Execution) -> None:
+        self._fire("wfsched_execution_waiting", execution=execution)
+
+    def execution_overdue(self, execution: Execution, deadline: float) -> None:
+        self._fire("wfsched_execution_overdue", execution=execution, deadline=deadline)
+
     def scheduler_started(self, scheduler: SchedulerRow) -> None:
         self._fire("wfsched_scheduler_started", scheduler=scheduler)
 

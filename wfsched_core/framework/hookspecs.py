@@ -193,6 +193,29 @@ def wfsched_execution_timed_out(execution: Execution, will_retry: bool) -> None:
 
 
 @hookspec
+def wfsched_execution_waiting(execution: Execution) -> None:
+    """The run reached a step that needs a person's approval and now waits (``waiting``).
+
+    Called once, by the process that recorded the wait (the scheduler that committed its
+    lean worker's report, or the ``wfsched execute`` worker itself). ``execution.wait_reason``
+    names the step (and who may approve it, also in ``execution.approvers``); the run
+    holds no slot and no process until ``wfsched approve ID`` or ``wfsched reject ID``. A
+    notifier asks for the approval here.
+    """
+
+
+@hookspec
+def wfsched_execution_overdue(execution: Execution, deadline: float) -> None:
+    """The run had not finished ``deadline`` seconds (its workflow's ``deadline``) after
+    it was scheduled or queued.
+
+    Called once per execution across every scheduler (the one whose compare-and-set on
+    ``overdue_at`` won), in that scheduler, also when it notices late, after a restart.
+    The run goes on; this only tells.
+    """
+
+
+@hookspec
 def wfsched_scheduler_started(scheduler: SchedulerRow) -> None:
     """A scheduler registered itself and is about to claim work; called in it."""
 
@@ -245,6 +268,8 @@ LIFECYCLE_HOOKS: tuple[str, ...] = (
     "wfsched_execution_failed",
     "wfsched_execution_cancelled",
     "wfsched_execution_timed_out",
+    "wfsched_execution_waiting",
+    "wfsched_execution_overdue",
     "wfsched_scheduler_started",
     "wfsched_scheduler_stopping",
     "wfsched_scheduler_tick",
@@ -262,6 +287,8 @@ EVENT_HOOKS: dict[str, str] = {
     "failed": "wfsched_execution_failed",
     "cancelled": "wfsched_execution_cancelled",
     "timed_out": "wfsched_execution_timed_out",
+    "waiting": "wfsched_execution_waiting",
+    "overdue": "wfsched_execution_overdue",
     "scheduler_started": "wfsched_scheduler_started",
     "scheduler_stopping": "wfsched_scheduler_stopping",
 }

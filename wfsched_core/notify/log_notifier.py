@@ -64,6 +64,18 @@ def wfsched_execution_timed_out(execution: Execution, will_retry: bool) -> None:
 
 
 @hookimpl
+def wfsched_execution_waiting(execution: Execution) -> None:
+    log.warning("%s #%s is %s; approve with: wfsched approve %s", execution.workflow,
+                execution.id, execution.wait_reason or "waiting for approval", execution.id)
+
+
+@hookimpl
+def wfsched_execution_overdue(execution: Execution, deadline: float) -> None:
+    log.warning("overdue %s #%s: not finished %gs after it was due (%s)", execution.workflow,
+                execution.id, deadline, execution.status.value)
+
+
+@hookimpl
 def wfsched_scheduler_started(scheduler: SchedulerRow) -> None:
     log.info("scheduler %s started on %s pid %s (max %s at once)", scheduler.id,
              scheduler.host, scheduler.pid, scheduler.max_concurrent)

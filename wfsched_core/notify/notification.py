@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from wfsched_core.base.durations import describe_seconds
 from wfsched_core.base.records import isoformat, utcnow
 
 if TYPE_CHECKING:
@@ -28,6 +29,15 @@ class Notification:
     scheduler: SchedulerRow | None = None
     reason: str | None = None
     at: datetime = field(default_factory=utcnow)
+    deadline: float | None = None  # ``overdue``: the workflow's deadline, in seconds
+
+    def commands(self) -> dict[str, str]:
+        """What a person types to act on it: approve or reject a ``waiting`` run."""
+        if self.event != "waiting" or self.execution is None:
+            return {}
+        execution_id = self.execution.id
+        return {"approve": f"wfsched approve {execution_id}",
+                "reject": f"wfsched reject {execution_id} --reason TEXT"}
 
     @property
     def workflow(self) -> str | None:
@@ -51,8 +61,15 @@ class Notification:
             execution.error if self.event in RETRY_EVENTS + ("cancelled",) else None)
         if error:
             text += f": {first_line(error)}"
+        if self.event == "waiting" and execution.wait_reason:
+            text = f"{execution.workflow} #{execution.id} {execution.wait_reason}"
+        if self.event == "overdue" and self.deadline is not None:
+            text += (f": not finished {describe_seconds(self.deadline)} after it was due "
+                     f"(now {execution.status.value})")
         if self.will_retry:
             text += " (will retry)"
+        if self.commands():
+            text += f"; approve with: {self.commands()['approve']}"
         return text
 
 
@@ -98,6 +115,10 @@ def json_document(note: Notification) -> dict[str, Any]:
         document["scheduler"] = note.scheduler.to_json()
     if note.reason is not None:
         document["reason"] = note.reason
+    if note.commands():
+        document["commands"] = note.commands()
+    if note.deadline is not None:
+        document["deadline_seconds"] = note.deadline
     return document
 
 

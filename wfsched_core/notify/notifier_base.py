@@ -60,6 +60,14 @@ class EventNotifier:
         self.notify(Notification("timed_out", execution, will_retry=will_retry))
 
     @hookimpl
+    def wfsched_execution_waiting(self, execution: Execution) -> None:
+        self.notify(Notification("waiting", execution))
+
+    @hookimpl
+    def wfsched_execution_overdue(self, execution: Execution, deadline: float) -> None:
+        self.notify(Notification("overdue", execution, deadline=deadline))
+
+    @hookimpl
     def wfsched_scheduler_started(self, scheduler: SchedulerRow) -> None:
         self.notify(Notification("scheduler_started", scheduler=scheduler))
 

@@ -1,12 +1,13 @@
 """What ``scheduler --once`` leaves behind: pending executions it cannot start now.
 
-``--once`` stops when nothing runs and every pending execution left is *held*: by an
-admission plugin or a limit (its reason), by a pause of its workflow (``wfsched pause``),
-by a retry's backoff or a rate limit that ends later than ``SOON_SECONDS`` (or two poll
-intervals, if longer: a sooner one is waited for, so a flaky run's retry completes in the
-same run), by a queue this scheduler does not serve, or because its workflow is not
-installed here or is broken (:func:`unrunnable_reason`: such executions are never
-claimed, so never started and failed; they run once the workflow is back). One claimed by
+``--once`` stops when nothing runs and every pending execution left is *held* (and lists,
+as held too, the runs left waiting for an approval): by an admission plugin or a limit
+(its reason), by a pause of its workflow (``wfsched pause``), by a retry's backoff or a
+rate limit that ends later than ``SOON_SECONDS`` (or two poll intervals, if longer: a
+sooner one is waited for, so a flaky run's retry completes in the same run), by a queue
+this scheduler does not serve, or because its workflow is not installed here or is broken
+(:func:`unrunnable_reason`: such executions are never claimed, so never started and
+failed; they run once the workflow is back). One claimed by
 another scheduler, or due soon, is not held: ``--once`` waits for it.
 """
 
@@ -76,3 +77,10 @@ def hold_of(execution: Execution, now: datetime, soon: datetime,
     if not_before is not None and not_before > now:
         return None
     return execution.wait_reason or None
+
+
+def waiting_for_approval(store: Store) -> list[tuple[int, str, str]]:
+    """Each run waiting for an approval as ``(id, workflow, what it waits for)``: a
+    person decides those, not ``--once``, which stops rather than wait for them."""
+    return [(e.id, e.workflow, e.wait_reason or "waiting for approval")
+            for e in store.waiting_executions()]

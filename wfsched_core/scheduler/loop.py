@@ -26,7 +26,7 @@ from wfsched_core.base.errors import DatabaseError, WfschedError
 from wfsched_core.base.execution_log import ENV_LOG_CAPTURED, log_path
 from wfsched_core.base.processes import hostname
 from wfsched_core.base.records import Execution, SchedulerRow, WorkflowRow, utcnow
-from wfsched_core.base.status import ExecutionStatus
+from wfsched_core.base.status import WORKER_STATUSES, ExecutionStatus
 from wfsched_core.framework.spawning import (
     Liveness,
     Spawner,
@@ -35,11 +35,12 @@ from wfsched_core.framework.spawning import (
     WorkerState,
     build_spawner,
 )
-from wfsched_core.scheduler.held import held_pending, unrunnable_reason
+from wfsched_core.scheduler.held import held_pending, unrunnable_reason, waiting_for_approval
 from wfsched_core.scheduler.options import RunSummary, SchedulerOptions, Tracked
 from wfsched_core.scheduler.outcome_log import log_finished, log_started
 from wfsched_core.scheduler.recovery import judge_orphans, live_scheduler_ids, release_dead_claims
 from wfsched_core.scheduler.reports import WorkerReports
+from wfsched_core.scheduler.steering import SteeringChecks
 from wfsched_core.scheduler.ticks import SystemClock, TickScheduler, seconds_until
 from wfsched_core.worker import ENV_OWNER, ENV_PLAN, EXIT_NOT_STARTED
 from wfsched_core.worker.plan import WorkerPlan, class_target
@@ -112,6 +113,8 @@ class Scheduler:
         self.ticks = TickScheduler(self.store, self.hooks, self.specs, self.clock,
                                    on_time=max(10.0, 3 * self.options.poll_interval))
         self.ticks.start()
+        self.steering = SteeringChecks(self.store, self.hooks, self.specs, self.clock,
+                                       self.id)
 
     def _warm_up_spawner(self) -> None:
         """Tell the default strategy which workflow modules its workers import, before it
@@ -226,6 +229,7 @@ class Scheduler:
                                                  self.options.poll_interval)
             if now >= self._next_recovery:
                 self._recover()
+                self.steering.check()  # approval timeouts, deadlines
                 self._next_recovery = now + max(self.options.heartbeat_interval, 1.0)
             if not self.stopping:
                 self.ticks.queue_due()
@@ -301,7 +305,7 @@ class Scheduler:
                 self._held_since = now
             if now - self._held_since < self.options.wait_held:
                 return False
-        self.summary.held = held
+        self.summary.held = held + waiting_for_approval(self.store)
         return True
 
     # --- starting workers ------------------------------------------------------------
@@ -435,7 +439,7 @@ class Scheduler:
             if self.reports is not None:
                 self.reports.forget(execution.id)
             return
-        if not execution.status.is_final:
+        if execution.status in WORKER_STATUSES:  # not ended, and not waiting for approval
             what = state.reason or "exited"
             execution = self._fail(
                 execution, tracked.spec, f"worker {what} without recording a final status",

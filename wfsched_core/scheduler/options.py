@@ -75,5 +75,7 @@ class RunSummary:
 
     @property
     def all_completed(self) -> bool:
-        return all(s is ExecutionStatus.COMPLETED for i, s in self.outcomes.items()
-                   if i not in self.retried)
+        """Every execution completed, or stopped to wait for an approval (a person's
+        turn, listed as held work, not a failure)."""
+        return all(s in (ExecutionStatus.COMPLETED, ExecutionStatus.WAITING)
+                   for i, s in self.outcomes.items() if i not in self.retried)

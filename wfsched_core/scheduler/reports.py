@@ -45,7 +45,7 @@ from wfsched_core.store.reports import (
     WorkerReport,
 )
 from wfsched_core.worker import START_PATIENCE
-from wfsched_core.worker.direct import announce_finished
+from wfsched_core.worker.direct import announce_finished, exit_code_of
 from wfsched_core.worker.wire import execution_to_wire, step_from_wire, step_to_wire
 
 if TYPE_CHECKING:
@@ -321,7 +321,8 @@ class WorkerReports:
             request.report = FinishReport(
                 expected.execution.id, status, int(message.get("exit_code") or 0),
                 message.get("error"), message.get("detail"),
-                step_from_wire(message.get("last_step")), retry_at, expected.execution)
+                step_from_wire(message.get("last_step")), retry_at, expected.execution,
+                message.get("resume_from"), message.get("approvers"))
         else:
             request.reply = {"ok": False, "error": f"unknown report {op!r}"}
 
@@ -390,8 +391,7 @@ class WorkerReports:
             request.reply = {"ok": True, "exit_code": 1}
             return
         status = finished.execution.status
-        request.reply = {"ok": True,
-                         "exit_code": 0 if status is ExecutionStatus.COMPLETED else 1}
+        request.reply = {"ok": True, "exit_code": exit_code_of(status)}
         with self._lock:
             self._finished[report.execution_id] = finished.execution
         self._event(lambda: announce_finished(self.hooks, finished, status))

@@ -57,6 +57,12 @@ class Store(Protocol):
         """Apply ``reports`` (of workers ``owner`` started on ``host``) in one transaction."""
         ...
 
+    def approve(self, execution_id: int, user: str, comment: str | None = None) -> Execution:
+        """``waiting -> pending``, recording who approved, when and why; the run continues at the
+        step it waited before. ``ExecutionStateError`` when it is not waiting (an approver was
+        first, or it ended), ``ApprovalRefused`` when ``user`` may not."""
+        ...
+
     def claim_pending(
         self, owner: str, limit: int, *, admit: Callable[[Execution], str | None] | None = None,
         concurrency: Mapping[str, int] | None = None, queues: Sequence[str | None] | None = None,
@@ -80,7 +86,7 @@ class Store(Protocol):
 
     def count_executions(
         self, *, status: str | None = None, workflow: str | None = None, since: datetime | None =
-        None,
+        None, overdue: bool = False,
     ) -> int:
         """How many executions :meth:`list_executions` pages through."""
         ...
@@ -91,6 +97,14 @@ class Store(Protocol):
 
     def count_steps(self, execution_ids: Sequence[int]) -> int:
         """How many step rows the executions ``execution_ids`` have."""
+        ...
+
+    def create_rerun(
+        self, execution_id: int, step_names: Sequence[str], from_step: str | None = None,
+    ) -> tuple[Execution, str]:
+        """Queue a re-run of ``execution_id`` from ``from_step`` (default: its first step that did
+        not complete); ``step_names``: the workflow's steps as installed now. The new execution and
+        the step it starts at."""
         ...
 
     def delete_finished(self, execution_ids: Sequence[int], cutoff: datetime) -> tuple[list[int], int]:
@@ -129,6 +143,14 @@ class Store(Protocol):
         """The lock a scheduler must hold for the whole of its run when the database allows only one
         scheduler (a SQLite file), not yet taken; None when several schedulers may share the
         database."""
+        ...
+
+    def expire_waiting(
+        self, execution_id: int, waiting_since: datetime, reason: str, owner: str,
+    ) -> Finished | None:
+        """``waiting -> failed`` for a run whose approval did not come in time, recorded as ended by
+        scheduler ``owner``; None when it was decided (or waits again, since a later moment)
+        meanwhile."""
         ...
 
     def expired_before(self, seconds: float) -> datetime:
@@ -177,7 +199,7 @@ class Store(Protocol):
 
     def list_executions(
         self, *, status: str | None = None, workflow: str | None = None, limit: int = 50, offset:
-        int = 0, since: datetime | None = None,
+        int = 0, since: datetime | None = None, overdue: bool = False,
     ) -> list[Execution]:
         """The newest ``limit`` executions, newest first, optionally of one status or workflow."""
         ...
@@ -190,12 +212,22 @@ class Store(Protocol):
         only those that heartbeat since then."""
         ...
 
+    def mark_overdue(self, execution_id: int, when: datetime) -> Execution | None:
+        """Set ``overdue_at`` once (compare-and-set on NULL): the execution when this call set it,
+        None when another scheduler was first."""
+        ...
+
     def next_not_before(self, after: datetime) -> datetime | None:
         """The earliest future ``not_before`` of a pending execution (a retry's backoff)."""
         ...
 
     def oldest_pending(self, now: datetime) -> tuple[int, str, datetime] | None:
         """The pending execution that has waited longest: ``(id, workflow, since)``."""
+        ...
+
+    def overdue_candidates(self, workflows: Sequence[str]) -> list[Execution]:
+        """Unfinished runs of ``workflows`` not marked overdue yet (indexed on workflow and status);
+        the caller compares each one's due time with its clock."""
         ...
 
     def owned_executions(self, owner: str, statuses: Sequence[ExecutionStatus]) -> list[Execution]:
@@ -251,6 +283,10 @@ class Store(Protocol):
 
     def register_scheduler(self, row: SchedulerRow) -> None:
         """Insert (or refresh) this scheduler's row in the registry."""
+        ...
+
+    def reject(self, execution_id: int, user: str, reason: str) -> Finished:
+        """``waiting -> cancelled``, recording who rejected it and why."""
         ...
 
     def release_claim_of(self, execution_id: int, owner: str) -> bool:
@@ -360,6 +396,10 @@ class Store(Protocol):
 
     def upgrade(self) -> None:
         """Create or migrate the schema (``wfsched db upgrade``)."""
+        ...
+
+    def waiting_executions(self) -> list[Execution]:
+        """Every run waiting for an approval (indexed on status)."""
         ...
 
     def workflow_rows(self) -> dict[str, WorkflowRow]:

@@ -41,10 +41,12 @@ from wfsched_core.store.rows import (
     loads,
     new_execution_values,
     to_execution,
+    to_step,
 )
 
 PENDING = ExecutionStatus.PENDING.value
 RUNNING = ExecutionStatus.RUNNING.value
+CANCELLED_WHILE_WAITING = "cancelled while waiting for an approval"
 # Extra candidates read per claim so that a few held back do not starve the others.
 _HOLD_MARGIN = 20
 # At most this many more: as many as the last claim held back by a limit (a flood of one
@@ -364,9 +366,20 @@ class ExecutionsMixin(StoreBase):
             execution = to_execution(fetch(conn, execution_id))
         if execution.triggered_by is not None:
             execution = replace(execution, upstream=self._upstreams_in(conn, execution))
+        if execution.resume_from:  # approved, or a re-run: its earlier steps are recorded
+            results = self._results_before(conn, execution_id, execution.resume_from)
+            return replace(execution, resumed_results=results), None
         name = first_step(execution.workflow) if first_step is not None else None
         step = self._insert_step(conn, execution_id, 1, name) if name else None
         return execution, step
+
+    def _results_before(self, conn: Connection, execution_id: int,
+                        position: int) -> dict[str, Any]:
+        """The recorded results of an execution's steps before ``position``, by name."""
+        rows = conn.execute(select(steps_table.c.name, steps_table.c.result).where(
+            steps_table.c.execution_id == execution_id, steps_table.c.position < position,
+        ).order_by(steps_table.c.position))
+        return {row.name: loads(row.result) for row in rows}
 
     def _upstreams_in(self, conn: Connection, execution: Execution) -> Mapping[str, Upstream]:
         """``ctx.upstream`` of a run a dependency queued: the execution whose completion
@@ -428,7 +441,7 @@ class ExecutionsMixin(StoreBase):
         conn.execute(statements.END_STEP, {
             "b_eid": step.execution_id, "b_position": step.position,
             "b_status": step.status.value, "b_at": step.finished_at, "b_error": step.error,
-            "b_result": json_or_repr(step.result)})
+            "b_result": json_or_repr(step.result), "b_json": step.result_json})
 
     # --- finishing -------------------------------------------------------------------
 
@@ -569,6 +582,13 @@ class ExecutionsMixin(StoreBase):
                 conn.execute(update(executions).where(executions.c.id == execution_id)
                              .values(cancel_requested=True))
                 return to_execution(fetch(conn, execution_id)), False
+            if row.status == ExecutionStatus.WAITING.value:  # no process to stop
+                finished = self._finish_in(conn, execution_id, ExecutionStatus.CANCELLED,
+                                           expected=(ExecutionStatus.WAITING,),
+                                           error=CANCELLED_WHILE_WAITING)
+                if finished is not None:
+                    return finished.execution, True
+                row = fetch(conn, execution_id)
         raise ExecutionStateError(
             f"execution {execution_id} is already {row.status}; nothing to cancel")
 
@@ -580,19 +600,21 @@ class ExecutionsMixin(StoreBase):
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
                         limit: int = 50, offset: int = 0,
-                        since: datetime | None = None) -> list[Execution]:
+                        since: datetime | None = None,
+                        overdue: bool = False) -> list[Execution]:
         """Newest first: ``limit`` of them after skipping ``offset``; ``since``: created
-        at or after."""
-        query = (select(executions).where(*_listing_filter(status, workflow, since))
+        at or after; ``overdue``: past their workflow's deadline (marked once by a
+        scheduler)."""
+        query = (select(executions).where(*_listing_filter(status, workflow, since, overdue))
                  .order_by(executions.c.id.desc()).limit(limit).offset(offset))
         with self._read() as conn:
             return [to_execution(r) for r in conn.execute(query)]
 
     def count_executions(self, *, status: str | None = None, workflow: str | None = None,
-                         since: datetime | None = None) -> int:
+                         since: datetime | None = None, overdue: bool = False) -> int:
         """How many executions :meth:`list_executions` pages through."""
         query = (select(func.count()).select_from(executions)
-                 .where(*_listing_filter(status, workflow, since)))
+                 .where(*_listing_filter(status, workflow, since, overdue)))
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
@@ -633,9 +655,11 @@ class ExecutionsMixin(StoreBase):
         return int(others or 0), claimed
 
     def active_count(self, workflow: str) -> int:
-        """Pending and running executions of ``workflow``."""
+        """Unfinished executions of ``workflow``: pending, running, or waiting for an
+        approval (``overlap = "skip"``: a run that waits has not finished)."""
         query = select(func.count()).select_from(executions).where(
-            executions.c.workflow == workflow, executions.c.status.in_([PENDING, RUNNING]))
+            executions.c.workflow == workflow,
+            executions.c.status.in_([PENDING, RUNNING, ExecutionStatus.WAITING.value]))
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
@@ -656,9 +680,7 @@ class ExecutionsMixin(StoreBase):
         query = (select(steps_table).where(steps_table.c.execution_id == execution_id)
                  .order_by(steps_table.c.position))
         with self._read() as conn:
-            return [StepRecord(r.execution_id, r.position, r.name, StepStatus(r.status),
-                               r.started_at, r.finished_at, r.error, loads(r.result))
-                    for r in conn.execute(query)]
+            return [to_step(r) for r in conn.execute(query)]
 
     def count_by_status(self) -> dict[str, int]:
         """How many executions are pending and running (indexed on status)."""
@@ -670,7 +692,7 @@ class ExecutionsMixin(StoreBase):
 
 
 def _listing_filter(status: str | None, workflow: str | None,
-                    since: datetime | None) -> list[Any]:
+                    since: datetime | None, overdue: bool = False) -> list[Any]:
     """The conditions of ``executions list``'s filters."""
     c = executions.c
     where: list[Any] = []
@@ -680,6 +702,8 @@ def _listing_filter(status: str | None, workflow: str | None,
         where.append(c.workflow == workflow)
     if since is not None:
         where.append(c.created_at >= since)
+    if overdue:
+        where.append(c.overdue_at.is_not(None))
     return where
 
 

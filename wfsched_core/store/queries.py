@@ -60,12 +60,13 @@ class OperationsQueriesMixin(StoreBase):
             return [RunningRow(*row) for row in conn.execute(query)]
 
     def count_active(self) -> dict[str, int]:
-        """How many executions are pending and running (zeros included)."""
+        """How many executions are pending, running and waiting for an approval (zeros
+        included)."""
         c = executions.c
-        query = (select(c.status, func.count())
-                 .where(c.status.in_([ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value]))
-                 .group_by(c.status))
-        counts = {ExecutionStatus.PENDING.value: 0, ExecutionStatus.RUNNING.value: 0}
+        values = [s.value for s in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING,
+                                    ExecutionStatus.WAITING)]
+        query = select(c.status, func.count()).where(c.status.in_(values)).group_by(c.status)
+        counts = dict.fromkeys(values, 0)
         with self._read() as conn:
             counts.update({status: n for status, n in conn.execute(query)})
         return counts

@@ -20,7 +20,8 @@ from wfsched_core.base.errors import ExecutionStateError, UnknownExecutionError
 from wfsched_core.base.records import Execution, StepRecord, utcnow
 from wfsched_core.base.status import ExecutionStatus
 from wfsched_core.store import statements
-from wfsched_core.store.executions import ExecutionsMixin, Finished, _not_startable
+from wfsched_core.store.approvals import ApprovalsMixin
+from wfsched_core.store.executions import Finished, _not_startable
 from wfsched_core.store.rows import fetch
 
 #: what a worker's start was told when it lost (another process runs it, or it ended)
@@ -77,6 +78,9 @@ class FinishReport:
     last_step: StepRecord | None
     retry_at: datetime | None = None
     known: Execution | None = None  # the running execution as its scheduler knows it
+    #: a ``waiting`` status: the step position it waits before, and who may approve it
+    resume_from: int | None = None
+    approvers: str | None = None
 
 
 WorkerReport = StartReport | StepReport | HeartbeatReport | FinishReport | HandleReport
@@ -86,7 +90,7 @@ WorkerReport = StartReport | StepReport | HeartbeatReport | FinishReport | Handl
 ReportResult = Any
 
 
-class WorkerReportsMixin(ExecutionsMixin):
+class WorkerReportsMixin(ApprovalsMixin):
     """Applying a round of workers' reports in one transaction."""
 
     def apply_worker_reports(
@@ -151,9 +155,12 @@ class WorkerReportsMixin(ExecutionsMixin):
     def _finish_reported(self, conn: Any, report: FinishReport,
                          queue_of: Callable[[str], str | None] | None) -> Finished | None:
         status, error, retry_at = report.status, report.error, report.retry_at
-        if status is ExecutionStatus.FAILED and conn.execute(
+        if status in (ExecutionStatus.FAILED, ExecutionStatus.WAITING) and conn.execute(
                 statements.CANCEL_REQUESTED, {"b_id": report.execution_id}).scalar():
             status, error, retry_at = ExecutionStatus.CANCELLED, CANCELLED_WHILE_RUNNING, None
+        elif status is ExecutionStatus.WAITING:
+            return self._wait_in(conn, report.execution_id, report.last_step,
+                                 report.resume_from or 1, report.approvers, error)
         known = report.known
         if known is not None and status is ExecutionStatus.CANCELLED:
             known = replace(known, cancel_requested=True)

@@ -9,12 +9,19 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.base.errors import UnknownExecutionError
-from wfsched_core.base.records import Execution, utcnow
-from wfsched_core.base.status import ExecutionStatus, Trigger
+from wfsched_core.base.records import Execution, StepRecord, utcnow
+from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Row
     from sqlalchemy.exc import DatabaseError as SADatabaseError
+
+
+#: the columns of issue 20 (approval, deadline, re-run), read as they are
+STEERING_COLUMNS = (
+    "resume_from", "rerun_of", "waiting_since", "approvers", "approval", "approval_by",
+    "approval_at", "approval_comment", "approval_step", "overdue_at",
+)
 
 
 def new_execution_values(workflow: str, **values: Any) -> dict[str, Any]:
@@ -40,6 +47,7 @@ def fetch(conn: Connection, execution_id: int) -> Row[Any]:
 
 
 def to_execution(row: Any) -> Execution:
+    steering: dict[str, Any] = {name: getattr(row, name, None) for name in STEERING_COLUMNS}
     return Execution(
         id=row.id, workflow=row.workflow, status=ExecutionStatus(row.status),
         priority=row.priority, attempt=row.attempt, params=loads(row.params) or {},
@@ -51,7 +59,16 @@ def to_execution(row: Any) -> Execution:
         worker_handle=loads(row.worker_handle), exit_code=row.exit_code, error=row.error,
         error_detail=row.error_detail, cancel_requested=bool(row.cancel_requested),
         wait_reason=row.wait_reason, concurrency_key=row.concurrency_key,
+        **steering,
     )  # fmt: skip
+
+
+def to_step(row: Any) -> StepRecord:
+    """A row of ``workflow_execution_steps`` as a record."""
+    recorded = getattr(row, "result_json", None)
+    return StepRecord(row.execution_id, row.position, row.name, StepStatus(row.status),
+                      row.started_at, row.finished_at, row.error, loads(row.result),
+                      None if recorded is None else bool(recorded))
 
 
 def from_values(new_id: int, values: dict[str, Any]) -> Execution:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfsched_core.base.errors import DatabaseError, ExecutionStateError, UnknownExecutionError
 from wfsched_core.base.records import Execution, StepRecord, utcnow
-from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
+from wfsched_core.base.status import ExecutionStatus, Trigger
 from wfsched_core.store.db.revision import SCHEMA_REVISION
 from wfsched_core.store.db.sqlite_local import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -39,9 +39,9 @@ from wfsched_core.store.rows import (
     first_line,
     from_values,
     is_connect_error,
-    loads,
     new_execution_values,
     to_execution,
+    to_step,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ RUNNING = ExecutionStatus.RUNNING.value
 _PLAIN_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 # Columns stored as timestamps: SQLAlchemy writes them as text in this form on SQLite.
 _TIMESTAMPS = frozenset({"scheduled_for", "created_at", "not_before", "claimed_at",
-                         "started_at", "finished_at", "heartbeat_at"})
+                         "started_at", "finished_at", "heartbeat_at", "waiting_since",
+                         "approval_at", "overdue_at"})
 
 
 def open_direct_store(url: str) -> SqliteDirectStore | None:
@@ -97,13 +98,14 @@ def _converted(row: sqlite3.Row) -> SimpleNamespace:
     })
 
 
-def _listing_filter(status: str | None, workflow: str | None,
-                    since: datetime | None) -> tuple[str, tuple[Any, ...]]:
+def _listing_filter(status: str | None, workflow: str | None, since: datetime | None,
+                    overdue: bool = False) -> tuple[str, tuple[Any, ...]]:
     """The WHERE clause (with its values) of ``executions list``'s filters."""
     conditions = [(sql, value) for sql, value in (
         ("status = ?", status), ("workflow = ?", workflow),
         ("created_at >= ?", sqlite_timestamp(since) if since else None)) if value]
-    where = " AND ".join(sql for sql, _ in conditions)
+    clauses = [sql for sql, _ in conditions] + (["overdue_at IS NOT NULL"] if overdue else [])
+    where = " AND ".join(clauses)
     return (f" WHERE {where}" if where else ""), tuple(value for _, value in conditions)
 
 
@@ -225,6 +227,8 @@ class SqliteDirectStore:
                 conn.execute("UPDATE workflow_executions SET cancel_requested = 1 "
                              "WHERE id = ?", (execution_id,))
                 return self._fetch(conn, execution_id), False
+        if status == ExecutionStatus.WAITING.value:  # ends here, as SqlStore ends it
+            return self._full_store().request_cancel(execution_id)
         raise ExecutionStateError(
             f"execution {execution_id} is already {status}; nothing to cancel")
 
@@ -254,14 +258,15 @@ class SqliteDirectStore:
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
                         limit: int = 50, offset: int = 0,
-                        since: datetime | None = None) -> list[Execution]:
-        where, values = _listing_filter(status, workflow, since)
+                        since: datetime | None = None,
+                        overdue: bool = False) -> list[Execution]:
+        where, values = _listing_filter(status, workflow, since, overdue)
         sql = f"SELECT * FROM workflow_executions{where} ORDER BY id DESC LIMIT ? OFFSET ?"
         return [to_execution(row) for row in self._query(sql, (*values, limit, offset))]
 
     def count_executions(self, *, status: str | None = None, workflow: str | None = None,
-                         since: datetime | None = None) -> int:
-        where, values = _listing_filter(status, workflow, since)
+                         since: datetime | None = None, overdue: bool = False) -> int:
+        where, values = _listing_filter(status, workflow, since, overdue)
         with self._connection() as conn:
             row = conn.execute(f"SELECT count(*) FROM workflow_executions{where}",
                                values).fetchone()
@@ -270,6 +275,4 @@ class SqliteDirectStore:
     def steps(self, execution_id: int) -> list[StepRecord]:
         rows = self._query("SELECT * FROM workflow_execution_steps WHERE execution_id = ? "
                            "ORDER BY position", (execution_id,))
-        return [StepRecord(r.execution_id, r.position, r.name, StepStatus(r.status),
-                           r.started_at, r.finished_at, r.error, loads(r.result))
-                for r in rows]
+        return [to_step(r) for r in rows]

@@ -61,11 +61,12 @@ INSERT_STEP = steps.insert().values(
     execution_id=bindparam("b_eid"), position=bindparam("b_position"),
     name=bindparam("b_name"), status=bindparam("b_status"), started_at=bindparam("b_at"))
 
-#: a step ends: ``b_eid, b_position, b_status, b_at, b_error, b_result``
+#: a step ends: ``b_eid, b_position, b_status, b_at, b_error, b_result, b_json``
 END_STEP = update(steps).where(
     steps.c.execution_id == bindparam("b_eid"), steps.c.position == bindparam("b_position"),
 ).values(status=bindparam("b_status"), finished_at=bindparam("b_at"),
-         error=bindparam("b_error"), result=bindparam("b_result"))
+         error=bindparam("b_error"), result=bindparam("b_result"),
+         result_json=bindparam("b_json"))
 
 #: the workflows that depend on one: ``b_upstream``
 DEPENDENTS = select(workflow_dependencies.c.downstream).where(

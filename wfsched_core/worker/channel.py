@@ -104,7 +104,8 @@ class ChannelReporter:
             reply = self._checked(self._call({
                 "op": "finish", "status": outcome.status.value, "exit_code": outcome.exit_code,
                 "error": outcome.error, "detail": outcome.detail,
-                "last_step": step_to_wire(last_step)}))
+                "last_step": step_to_wire(last_step), "resume_from": outcome.resume_from,
+                "approvers": outcome.approvers}))
         except ChannelLost:
             return self._hand_over().finish(execution, outcome, last_step)
         finally:

@@ -123,7 +123,8 @@ class DirectReporter:
         # the same transaction as a reported final status: a failure while a cancel was
         # requested ends cancelled, decided inside it
         report = FinishReport(execution.id, outcome.status, outcome.exit_code, outcome.error,
-                              outcome.detail, last_step, retry_at)
+                              outcome.detail, last_step, retry_at,
+                              resume_from=outcome.resume_from, approvers=outcome.approvers)
         finished = with_database_retry(
             lambda: store.finish_reported(report, queue_of=lambda name: _queue_of(hooks, name)),
             f"record the end of execution {execution.id}", give_up_after=FINAL_STATUS_PATIENCE,
@@ -138,11 +139,17 @@ class DirectReporter:
                     outcome.status is ExecutionStatus.FAILED and stored.cancel_requested
                 ) else outcome.status
                 if stored.status is recorded:
-                    return 0 if recorded is ExecutionStatus.COMPLETED else 1
+                    return exit_code_of(recorded)
             return 1
         status = finished.execution.status
         announce_finished(hooks, finished, status)
-        return 0 if status is ExecutionStatus.COMPLETED else 1
+        return exit_code_of(status)
+
+
+def exit_code_of(status: ExecutionStatus) -> int:
+    """A worker's exit code for what it recorded: 0 completed, or waiting for an
+    approval (it did what it should), 1 otherwise."""
+    return 0 if status in (ExecutionStatus.COMPLETED, ExecutionStatus.WAITING) else 1
 
 
 def announce_finished(hooks: PluginHooks, finished: Finished, status: ExecutionStatus) -> None:
@@ -153,6 +160,8 @@ def announce_finished(hooks: PluginHooks, finished: Finished, status: ExecutionS
     execution = finished.execution
     if status is ExecutionStatus.COMPLETED:
         hooks.execution_completed(execution)
+    elif status is ExecutionStatus.WAITING:
+        hooks.execution_waiting(execution)
     elif status is ExecutionStatus.CANCELLED:
         hooks.execution_cancelled(execution)
     else:

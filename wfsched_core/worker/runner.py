@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wfsched_core.authoring.secrets import mask_params
-from wfsched_core.authoring.workflow import StepContext
+from wfsched_core.authoring.workflow import StepContext, approval_of
+from wfsched_core.base.approvers import approver_names
 from wfsched_core.base.execution_log import ExecutionLogCapture, log_path
-from wfsched_core.base.records import utcnow
+from wfsched_core.base.records import result_is_json, utcnow
 from wfsched_core.base.status import ExecutionStatus, StepStatus
 from wfsched_core.worker.heartbeat import Heartbeat
 
@@ -51,6 +52,9 @@ class Outcome:
     error: str | None = None
     detail: str | None = None
     exit_code: int = 0
+    #: ``waiting``: the position of the step that needs an approval, and who may give it
+    resume_from: int | None = None
+    approvers: str | None = None
 
 
 class Runnable(Protocol):
@@ -116,9 +120,11 @@ def run_with(reporter: Reporter, resolve: Callable[[str], Runnable], logs_dir: P
 
 def _first_step_name(resolve: Callable[[str], Runnable], workflow: str) -> str | None:
     try:
-        return next(iter(resolve(workflow).cls.steps()))[0]
+        name, function = next(iter(resolve(workflow).cls.steps()))
     except Exception:  # unknown or empty: the run reports it, with no step started
         return None
+    # a first step that needs an approval does not start: the run waits before it
+    return None if approval_of(function) is not None else name
 
 
 def _checked_log(capture: ExecutionLogCapture, outcome: Outcome) -> Outcome:
@@ -162,7 +168,15 @@ class _StepRun:
                               attempt=execution.attempt, workflow=execution.workflow,
                               upstream=execution.upstream,
                               log=logging.getLogger(f"wfsched.workflow.{execution.workflow}"))
+            # a resumed run (approved, or a re-run) starts with its earlier steps' results
+            ctx.results.update(execution.resumed_results)
+            resume = execution.resume_from or 1
             for position, (name, function) in enumerate(spec.cls.steps(), start=1):
+                if position < resume:
+                    continue
+                waiting = self._needs_approval(position, name, function)
+                if waiting is not None:
+                    return waiting
                 self._run_step(position, name, function, instance, ctx)
             return Outcome(ExecutionStatus.COMPLETED)
         except WorkerStopped as stop:
@@ -172,6 +186,20 @@ class _StepRun:
             log.error("execution %s failed: %s: %s", execution.id, type(exc).__name__, exc)
             return Outcome(ExecutionStatus.FAILED, f"{type(exc).__name__}: {exc}",
                            traceback.format_exc(), 1)
+
+    def _needs_approval(self, position: int, name: str, function: Any) -> Outcome | None:
+        """The ``waiting`` outcome before a step that needs an approval not yet given."""
+        approval = approval_of(function)
+        execution = self.execution
+        if approval is None or (execution.approval == "approved"
+                                and execution.approval_step == position):
+            return None
+        approvers = approver_names(approval)
+        log.info("step %s of execution %s needs an approval%s; waiting", name, execution.id,
+                 f" by {approvers}" if approvers else "")
+        reason = f"waiting for approval of step {name}" + (
+            f" (by {approvers.replace(',', ', ')})" if approvers else "")
+        return Outcome(ExecutionStatus.WAITING, reason, None, 0, position, approvers)
 
     def _run_step(self, position: int, name: str, function: Any, instance: Any,
                   ctx: StepContext) -> None:
@@ -197,7 +225,7 @@ class _StepRun:
     def _ended(self, step: StepRecord, status: StepStatus, *, error: str | None = None,
                result: Any = None) -> None:
         self.ended = replace(step, status=status, finished_at=utcnow(), error=error,
-                             result=result)
+                             result=result, result_json=result_is_json(result))
         self.current = None
 
 

@@ -24,7 +24,7 @@ def step_to_wire(step: StepRecord | None) -> dict[str, Any] | None:
     return {"execution_id": step.execution_id, "position": step.position, "name": step.name,
             "status": step.status.value, "started_at": _time(step.started_at),
             "finished_at": _time(step.finished_at), "error": step.error,
-            "result": json_or_repr(step.result)}
+            "result": json_or_repr(step.result), "result_json": step.result_json}
 
 
 def step_from_wire(data: dict[str, Any] | None) -> StepRecord | None:
@@ -34,7 +34,8 @@ def step_from_wire(data: dict[str, Any] | None) -> StepRecord | None:
     return StepRecord(int(data["execution_id"]), int(data["position"]), str(data["name"]),
                       StepStatus(data["status"]), _parse_time(data.get("started_at")),
                       _parse_time(data.get("finished_at")), data.get("error"),
-                      None if result is None else json.loads(result))
+                      None if result is None else json.loads(result),
+                      data.get("result_json", True))
 
 
 def execution_to_wire(execution: Execution) -> dict[str, Any]:
@@ -47,7 +48,10 @@ def execution_to_wire(execution: Execution) -> dict[str, Any]:
             "upstream": [u.to_json() for u in execution.upstream.values()],
             "queue": execution.queue, "created_at": _time(execution.created_at),
             "started_at": _time(execution.started_at), "pid": execution.pid,
-            "host": execution.host, "claimed_by": execution.claimed_by}
+            "host": execution.host, "claimed_by": execution.claimed_by,
+            "resume_from": execution.resume_from, "approval_step": execution.approval_step,
+            "approval": execution.approval,
+            "resumed_results": dict(execution.resumed_results)}
 
 
 def execution_from_wire(data: dict[str, Any]) -> Execution:
@@ -61,4 +65,7 @@ def execution_from_wire(data: dict[str, Any]) -> Execution:
         queue=data.get("queue"),
         created_at=_parse_time(data.get("created_at")),
         started_at=_parse_time(data.get("started_at")), pid=data.get("pid"),
-        host=data.get("host"), claimed_by=data.get("claimed_by"))
+        host=data.get("host"), claimed_by=data.get("claimed_by"),
+        resume_from=data.get("resume_from"), approval_step=data.get("approval_step"),
+        approval=data.get("approval"),
+        resumed_results=dict(data.get("resumed_results") or {}))

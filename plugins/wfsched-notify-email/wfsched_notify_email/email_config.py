@@ -18,7 +18,7 @@ KEYS = ("host", "port", "security", "username", "password_env", "sender", "recip
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 # Mail is for what needs a person: every step of every run would bury the inbox.
-DEFAULT_EVENTS = ("failed", "timed_out")
+DEFAULT_EVENTS = ("failed", "timed_out", "waiting", "overdue")
 
 
 @dataclass(frozen=True)

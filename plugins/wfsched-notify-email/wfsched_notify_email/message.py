@@ -51,6 +51,7 @@ def body_text(note: Notification, logs_dir: Path | None, log_lines: int) -> str:
                   ("PID", note.scheduler.pid)]
     if note.reason:
         facts.append(("Reason", note.reason))
+    facts += [(action.capitalize(), command) for action, command in note.commands().items()]
     width = max(len(name) for name, _ in facts) + 1
     lines += [f"{name + ':':<{width}} {'-' if value is None else value}" for name, value in facts]
     error = (note.step.error if note.step is not None else None) or (

@@ -11,6 +11,7 @@ _EMOJI = {
     "queued": ":hourglass_flowing_sand:", "started": ":arrow_forward:",
     "step_finished": ":white_small_square:", "completed": ":white_check_mark:",
     "failed": ":x:", "cancelled": ":no_entry_sign:", "timed_out": ":alarm_clock:",
+    "waiting": ":raised_hand:", "overdue": ":hourglass:",
     "scheduler_started": ":large_green_circle:", "scheduler_stopping": ":red_circle:",
 }  # fmt: skip
 # Slack refuses a section text over 3000 characters.

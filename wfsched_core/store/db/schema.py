@@ -76,6 +76,17 @@ workflow_executions = Table(
     Column("wait_reason", String(500)),
     # the workflow's concurrency key for this run, computed when it was queued (issue 17)
     Column("concurrency_key", String(200)),
+    # issue 20: approval steps, deadlines, re-runs (migration 0006)
+    Column("resume_from", Integer),  # the step position a resumed run continues from
+    Column("rerun_of", Id),
+    Column("waiting_since", Timestamp),
+    Column("approvers", String(200)),
+    Column("approval", String(20)),  # approved | rejected
+    Column("approval_by", String(200)),
+    Column("approval_at", Timestamp),
+    Column("approval_comment", Text),
+    Column("approval_step", Integer),  # the position the approval was given for
+    Column("overdue_at", Timestamp),  # set once (compare-and-set): the overdue event fired
     UniqueConstraint("workflow", "scheduled_for", name="uq_executions_workflow_scheduled"),
     Index("ix_executions_claim", "status", "priority", "created_at"),
     Index("ix_executions_workflow_status", "workflow", "status"),
@@ -103,6 +114,7 @@ workflow_execution_steps = Table(
     Column("finished_at", Timestamp),
     Column("error", Text),
     Column("result", Text),
+    Column("result_json", Boolean),  # False: only the result's repr could be recorded
     UniqueConstraint("execution_id", "position", name="uq_steps_execution_position"),
 )
 

@@ -2,7 +2,7 @@
 // put in with textContent, never innerHTML, so a workflow's output can only ever be text.
 "use strict";
 
-const ACTIVE = ["pending", "running"];
+const ACTIVE = ["pending", "running", "waiting"];  // waiting: for an approval
 
 function el(tag, attrs, children) {
   const node = document.createElement(tag);

@@ -74,3 +74,13 @@ def wfsched_scheduler_started(scheduler):
 @hookimpl
 def wfsched_scheduler_stopping(scheduler, reason):
     _record("scheduler_stopping", scheduler_id=scheduler.id, reason=reason)
+
+
+@hookimpl
+def wfsched_execution_waiting(execution):
+    _record("waiting", execution, wait_reason=execution.wait_reason)
+
+
+@hookimpl
+def wfsched_execution_overdue(execution, deadline):
+    _record("overdue", execution, deadline=deadline)

@@ -200,3 +200,61 @@ class Rated(RecordInterval):
     """RecordInterval started at most 5 times in any 2 seconds (issue 17)."""
 
     rate_limit = "5/2s"
+
+
+class ApproveDeploy(Workflow):
+    """Prepare, then wait for a person's approval before deploying (issue 20)."""
+
+    approval_timeout = "24h"
+
+    @step
+    def prepare(self, ctx):
+        write_record(ctx, "prepare")
+        return {"version": ctx.params.get("version", "1.0")}
+
+    @step(approval=True)
+    def deploy(self, ctx):
+        write_record(ctx, "deploy", results=ctx.results)
+        return {"deployed": ctx.results["prepare"]["version"]}
+
+
+class ApproveByGroup(Workflow):
+    """A first step only members of a named group may approve."""
+
+    @step(approval="wfsched-test-nobody")
+    def release(self, ctx):
+        write_record(ctx, "release")
+
+
+class ThreeSteps(Workflow):
+    """Three steps; the first appends a line to ``params["file"]`` (its side effect, to
+    count), the second fails while ``params["fail_while"]`` exists (re-run tests)."""
+
+    @step
+    def extract(self, ctx):
+        with open(ctx.params["file"], "a") as handle:
+            handle.write(f"extract {ctx.execution_id}\n")
+        return {"rows": 41}
+
+    @step
+    def transform(self, ctx):
+        if os.path.exists(ctx.params.get("fail_while", "")):
+            raise RuntimeError("transform is not ready")
+        write_record(ctx, "transform", results=ctx.results)
+        return {"rows": ctx.results["extract"]["rows"] + 1}
+
+    @step
+    def load(self, ctx):
+        write_record(ctx, "load", results=ctx.results)
+
+
+class NotJsonFirst(Workflow):
+    """A first step whose result is not JSON (only its repr is kept), then a failure."""
+
+    @step
+    def connect(self, ctx):
+        return object()
+
+    @step
+    def use(self, ctx):
+        raise RuntimeError("fails once connected")
