@@ -7,10 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import Wfsched
-from sqlalchemy import create_engine
-
-from wfsched_core.store.db.migrate import upgrade_schema
+from helpers import Wfsched, database_at_revision
 
 PRODUCED = {"count": 3, "label": {"name": "report", "count": 3}}
 
@@ -76,14 +73,11 @@ def test_a_manual_run_has_an_empty_upstream(wf: Wfsched, work_dir: Path) -> None
 def test_db_upgrade_keeps_executions_of_the_previous_revision(
         home: Path, testworkflows_path: Path) -> None:
     url = f"sqlite:///{home}/old.db"
-    engine = create_engine(url)
-    upgrade_schema(engine, "0002")
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO workflow_executions (workflow, status, priority, attempt, params, "
-            "trigger, created_at, cancel_requested) VALUES ('noop', 'completed', 0, 1, "
-            "'{\"a\": 1}', 'manual', '2026-01-01 00:00:00', 0)")
-    engine.dispose()
+    database_at_revision(
+        url, "0002",
+        "INSERT INTO workflow_executions (workflow, status, priority, attempt, params, "
+        "trigger, created_at, cancel_requested) VALUES ('noop', 'completed', 0, 1, "
+        "'{\"a\": 1}', 'manual', '2026-01-01 00:00:00', 0)")
     wf = Wfsched(home, url, [testworkflows_path])
     try:
         wf.run("db", "upgrade")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.authoring.workflow import Workflow, WorkflowSpec, resolve_spec
@@ -40,6 +40,8 @@ class _Entry:
     load: Callable[[], Any]
     source: str
     plugin: str
+    package: str | None = None  # the distribution that announced it, and its version
+    version: str | None = None
 
 
 class WorkflowRegistrar:
@@ -55,8 +57,11 @@ class WorkflowRegistrar:
         """Announce a workflow class under ``name``."""
         self.add_lazy(name, lambda: cls, source)
 
-    def add_lazy(self, name: str, load: Callable[[], Any], source: str = "") -> None:
-        """Announce a workflow whose class ``load()`` imports only when it is needed."""
+    def add_lazy(self, name: str, load: Callable[[], Any], source: str = "", *,
+                 package: str | None = None, version: str | None = None) -> None:
+        """Announce a workflow whose class ``load()`` imports only when it is needed;
+        ``package`` and ``version``: the distribution that provides it, which each of its
+        executions records when it starts."""
         if name in self._entries:
             first = self._entries[name]
             log.warning("workflow %s from %s ignored: %s already provides it",
@@ -66,7 +71,7 @@ class WorkflowRegistrar:
                 BrokenWorkflow(name, f"name already taken by {first.source}", source),
             )
             return
-        self._entries[name] = _Entry(name, load, source, self.current_plugin)
+        self._entries[name] = _Entry(name, load, source, self.current_plugin, package, version)
 
     def add_broken(self, name: str, reason: str, source: str = "") -> None:
         """Announce a workflow that could not be loaded, with the reason."""
@@ -126,7 +131,8 @@ class Catalog:
             return None
         try:
             cls = entry.load()
-            spec = self._validated(name, cls, entry.source)
+            spec = replace(self._validated(name, cls, entry.source),
+                           package=entry.package, package_version=entry.version)
         except ConfigError:
             raise
         except Exception as exc:

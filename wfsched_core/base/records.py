@@ -60,6 +60,32 @@ class Upstream:
                    MappingProxyType(dict(data.get("results") or {})))
 
 
+@dataclass(frozen=True)
+class RunVersion:
+    """Which code ran an execution, recorded when it starts: the distribution that
+    provides the workflow and its version (None when the workflow was not announced by
+    an installed distribution), and the version of ``wfsched_core``."""
+
+    package: str | None = None
+    version: str | None = None
+    core: str | None = None
+
+    @property
+    def text(self) -> str | None:
+        """``package==version`` (what ``executions list --version`` matches), or None."""
+        if self.package is None and self.version is None:
+            return None
+        return f"{self.package or '?'}=={self.version or '?'}"
+
+    @property
+    def line(self) -> str | None:
+        """One line for people: ``pkg==1.0 (wfsched-core 0.1.0)``; None when not recorded."""
+        core = f"wfsched-core {self.core}" if self.core else None
+        if self.text is None:
+            return core
+        return f"{self.text} ({core})" if core else self.text
+
+
 #: ``ctx.upstream`` of a run that no dependency queued
 NO_UPSTREAM: Mapping[str, Upstream] = MappingProxyType({})
 
@@ -99,6 +125,8 @@ class Execution:
     error_detail: str | None = None
     cancel_requested: bool = False
     wait_reason: str | None = None
+    #: which code ran it (set when it starts; None before, and for runs older than 0007)
+    version: RunVersion = field(default_factory=RunVersion)
     #: not a column: the upstream runs, filled when the execution starts (``ctx.upstream``)
     upstream: Mapping[str, Upstream] = field(default_factory=lambda: NO_UPSTREAM, compare=False,
                                            repr=False)
@@ -134,6 +162,9 @@ class Execution:
                 error_detail=self.error_detail,
                 cancel_requested=self.cancel_requested,
                 wait_reason=self.wait_reason,
+                workflow_package=self.version.package,
+                workflow_version=self.version.version,
+                core_version=self.version.core,
             )
         return data
 

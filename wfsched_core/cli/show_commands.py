@@ -53,13 +53,17 @@ def executions() -> None:
 @executions.command("list")
 @click.option("--status", type=STATUS_CHOICE, help="Only executions in this status.")
 @click.option("--workflow", help="Only executions of this workflow.")
+@click.option("--version", "version",
+              help="Only executions run by this workflow package version: NAME==VERSION "
+                   "or a bare VERSION.")
 @click.option("--limit", type=option_types.LIMIT, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (contract fields).")
 @pass_app
-def executions_list(app: App, status: str | None, workflow: str | None, limit: int,
-                    as_json: bool) -> None:
+def executions_list(app: App, status: str | None, workflow: str | None, version: str | None,
+                    limit: int, as_json: bool) -> None:
     """The newest executions first."""
-    rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit)
+    rows = app.quick_store.list_executions(status=status, workflow=workflow, limit=limit,
+                                           version=version)
     if as_json:
         from wfsched_core.authoring.secrets import masked_execution, secret_names
 
@@ -102,6 +106,8 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
         if data.get(key) not in (None, {}, ""):
             click.echo(f"{key + ':':<12} {data[key]}")
     click.echo(f"{'duration:':<13}{duration(execution.duration)}")
+    if execution.version.line:
+        click.echo(f"{'version:':<12} {execution.version.line}")
     if steps:
         click.echo("steps:")
         for s in steps:

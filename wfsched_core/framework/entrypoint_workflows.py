@@ -21,4 +21,6 @@ def wfsched_workflows(registry: WorkflowRegistrar) -> None:
     ):
         dist = getattr(entry_point, "dist", None)
         source = f"{dist.name} {dist.version}" if dist else entry_point.value
-        registry.add_lazy(entry_point.name, entry_point.load, f"{source} ({entry_point.value})")
+        registry.add_lazy(entry_point.name, entry_point.load, f"{source} ({entry_point.value})",
+                          package=dist.name if dist else None,
+                          version=dist.version if dist else None)

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
-    from wfsched_core.base.records import Execution, SchedulerRow, StepRecord, WorkflowRow
+    from wfsched_core.base.records import (
+        Execution,
+        RunVersion,
+        SchedulerRow,
+        StepRecord,
+        WorkflowRow,
+    )
     from wfsched_core.store.executions import Finished
     from wfsched_core.store.queries import FinishedRow, RunningRow
     from wfsched_core.store.reports import FinishReport, ReportResult, WorkerReport
@@ -152,8 +158,10 @@ class Store(Protocol):
 
     def list_executions(
         self, *, status: str | None = None, workflow: str | None = None, limit: int = 50,
+        version: str | None = None,
     ) -> list[Execution]:
-        """The newest ``limit`` executions, newest first, optionally of one status or workflow."""
+        """The newest ``limit`` executions, newest first, optionally of one status or workflow,
+        or run by one workflow package version (``NAME==VERSION`` or a bare ``VERSION``)."""
         ...
 
     def list_schedulers(
@@ -253,9 +261,11 @@ class Store(Protocol):
     def start_running(
         self, execution_id: int, owner: str | None, *, pid: int, host: str, manual_owner: str,
         first_step: Callable[[str], str | None] | None = None,
+        version_of: Callable[[str], RunVersion] | None = None,
     ) -> tuple[Execution, StepRecord | None]:
         """:meth:`start_execution`, and in the same transaction the start of its first step, named
-        by ``first_step(workflow)`` (None: no step record yet)."""
+        by ``first_step(workflow)`` (None: no step record yet); the start records
+        ``version_of(workflow)``, the code that runs it."""
         ...
 
     def start_wake_listener(self, wake: threading.Event) -> Any:

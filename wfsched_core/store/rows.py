@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.base.errors import UnknownExecutionError
-from wfsched_core.base.records import Execution, utcnow
+from wfsched_core.base.records import Execution, RunVersion, utcnow
 from wfsched_core.base.status import ExecutionStatus, Trigger
 
 if TYPE_CHECKING:
@@ -51,7 +51,15 @@ def to_execution(row: Any) -> Execution:
         worker_handle=loads(row.worker_handle), exit_code=row.exit_code, error=row.error,
         error_detail=row.error_detail, cancel_requested=bool(row.cancel_requested),
         wait_reason=row.wait_reason,
+        version=RunVersion(row.workflow_package, row.workflow_version, row.core_version),
     )  # fmt: skip
+
+
+def split_version_filter(text: str) -> tuple[str | None, str]:
+    """``executions list --version``: ``NAME==VERSION`` matches both the distribution and
+    its version, a bare ``VERSION`` the version of any distribution."""
+    package, sep, version = text.partition("==")
+    return (package.strip(), version.strip()) if sep else (None, text.strip())
 
 
 def from_values(new_id: int, values: dict[str, Any]) -> Execution:

@@ -41,6 +41,7 @@ from wfsched_core.store.rows import (
     is_connect_error,
     loads,
     new_execution_values,
+    split_version_filter,
     to_execution,
 )
 
@@ -242,9 +243,11 @@ class SqliteDirectStore:
         return str(self._row(conn, execution_id)["status"])
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
-                        limit: int = 50) -> list[Execution]:
+                        limit: int = 50, version: str | None = None) -> list[Execution]:
+        package, number = split_version_filter(version) if version else (None, None)
         conditions = [(column, value) for column, value in
-                      (("status", status), ("workflow", workflow)) if value]
+                      (("status", status), ("workflow", workflow),
+                       ("workflow_version", number), ("workflow_package", package)) if value]
         where = " AND ".join(f"{column} = ?" for column, _ in conditions)
         sql = ("SELECT * FROM workflow_executions" + (f" WHERE {where}" if where else "")
                + " ORDER BY id DESC LIMIT ?")

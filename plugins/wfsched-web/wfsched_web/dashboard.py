@@ -72,6 +72,7 @@ class Dashboard:
         """One execution with everything: steps, error detail. Unknown ids raise."""
         execution = self.masked(self.store.get_execution(execution_id))
         data = execution_json(execution, full=True)
+        data["version_line"] = execution.version.line
         data["steps"] = [step.to_json() for step in self.store.steps(execution_id)]
         return data
 

@@ -3,4 +3,4 @@
 
 from __future__ import annotations
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0007"

@@ -74,6 +74,10 @@ workflow_executions = Table(
     Column("error_detail", Text),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("wait_reason", String(500)),
+    # which code ran it (migration 0007), set by the start's compare-and-set
+    Column("workflow_package", String(200)),
+    Column("workflow_version", String(100)),
+    Column("core_version", String(50)),
     UniqueConstraint("workflow", "scheduled_for", name="uq_executions_workflow_scheduled"),
     Index("ix_executions_claim", "status", "priority", "created_at"),
     Index("ix_executions_workflow_status", "workflow", "status"),
