@@ -15,6 +15,9 @@ import pytest
 from helpers import Wfsched, database_at_revision
 
 import wfsched_core
+from wfsched_core.base.records import RunVersion
+from wfsched_core.store import SqlStore
+from wfsched_core.store.reports import StartReport
 
 PACKAGE = "wfsched-versioned"
 
@@ -147,3 +150,32 @@ def test_db_upgrade_keeps_executions_of_0003_without_a_version(
         assert [r["id"] for r in wf.json("executions", "list", "--version", "0.1.0")] == [new]
     finally:
         wf.close()
+
+
+def test_both_starts_record_the_version_on_every_database(database_url: str,
+                                                         db_kind: str) -> None:
+    """The scheduler's recorded start of a lean worker (one compare-and-set with the
+    version) and ``wfsched execute``'s own (``version_of``), and the filter, on SQLite,
+    PostgreSQL and MariaDB."""
+    store = SqlStore(database_url)
+    try:
+        store.upgrade()
+        lean, direct, never = store.enqueue("versioned", count=3)
+        (claimed,) = store.claim_pending("scheduler-1", 1)
+        assert claimed.id == lean.id
+        (result,) = store.apply_worker_reports("scheduler-1", "host-a", [StartReport(
+            lean.id, 101, "report", claimed, RunVersion(PACKAGE, "1.0", "0.1.0"))])
+        assert result[0].version == RunVersion(PACKAGE, "1.0", "0.1.0")
+        asked: list[str] = []
+        store.start_running(direct.id, None, pid=102, host="host-b", manual_owner="manual",
+                            version_of=lambda workflow: asked.append(workflow) or RunVersion(
+                                PACKAGE, "2.0", "0.1.0"))
+        assert asked == ["versioned"]
+        assert store.get_execution(lean.id).version == RunVersion(PACKAGE, "1.0", "0.1.0")
+        assert store.get_execution(direct.id).version == RunVersion(PACKAGE, "2.0", "0.1.0")
+        assert store.get_execution(never.id).version == RunVersion()
+        assert [e.id for e in store.list_executions(version="2.0")] == [direct.id]
+        assert [e.id for e in store.list_executions(version=f"{PACKAGE}==1.0")] == [lean.id]
+        assert store.list_executions(version="other==1.0") == []
+    finally:
+        store.dispose()

@@ -132,6 +132,8 @@ class PluginHooks:
     def worker_environment(self, execution: Execution, spawner: str) -> dict[str, str]:
         """The variables plugins add to the environment of ``execution``'s worker (the
         first plugin in pluggy's order wins a name); a broken call adds nothing."""
+        if not self.pm.hook.wfsched_worker_environment.get_hookimpls():
+            return {}  # the usual case: nothing to call, no lane to hand over to
         try:
             results = self.pm.hook.wfsched_worker_environment(execution=execution,
                                                               spawner=spawner)

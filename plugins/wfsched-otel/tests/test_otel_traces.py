@@ -36,15 +36,20 @@ def _by_name(spans: list[dict[str, Any]], execution_id: int) -> dict[str, dict[s
     return named
 
 
-@pytest.mark.parametrize("start_mode", ["fork", "exec"])
+@pytest.mark.parametrize(("start_mode", "spawner"), [
+    ("fork", "local"), ("exec", "local"),
+    ("exec", "detached"),  # its worker is ``wfsched execute``, as for container and celery
+])
 def test_one_trace_per_execution_across_the_worker_process(wf: Wfsched, tmp_path: Path,
-                                                           start_mode: str) -> None:
+                                                           start_mode: str,
+                                                           spawner: str) -> None:
     path = tmp_path / "spans.jsonl"
     _traced(wf, path)
     wf.write_config(f'start_mode = "{start_mode}"\n[workflows.fail_then_pass]\nretries = 0\n')
     ids = wf.trigger("produce", count=2)
     (failed_id,) = wf.trigger("fail_then_pass")
-    assert wf.run("scheduler", "--once", check=False).returncode == 1  # one failed
+    result = wf.run("scheduler", "--once", "--spawner", spawner, check=False)
+    assert result.returncode == 1, result.stderr  # one failed
     spans = _spans(path)
 
     traces = set()
@@ -66,7 +71,7 @@ def test_one_trace_per_execution_across_the_worker_process(wf: Wfsched, tmp_path
             attributes = span["attributes"]
             assert attributes["wfsched.workflow"] == "produce"
             assert attributes["wfsched.attempt"] == 1
-            assert attributes["wfsched.spawner"] == "local"
+            assert attributes["wfsched.spawner"] == spawner
             assert attributes["host.name"] == socket.gethostname()
         assert run["attributes"]["wfsched.status"] == "completed"
     assert len(traces) == 2  # one trace per execution
