@@ -16,7 +16,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.framework.hookspecs import hookimpl
-from wfsched_otel.tracing import TRACER_NAME, common_attributes, exporter_names, new_provider
+from wfsched_otel.tracing import (
+    ENV_SPAWNER,
+    TRACER_NAME,
+    common_attributes,
+    exporter_names,
+    new_provider,
+)
 
 if TYPE_CHECKING:
     from wfsched_core.base.records import Execution
@@ -24,8 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WORKER_MODULE = "wfsched_otel.worker"
-#: the spawner's name, for the worker's spans (the worker is not told otherwise)
-ENV_SPAWNER = "WFSCHED_OTEL_SPAWNER"
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,13 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from wfsched_otel.plugin import ENV_SPAWNER
-from wfsched_otel.tracing import TRACER_NAME, common_attributes, exporter_names, new_provider
+from wfsched_otel.tracing import (
+    ENV_SPAWNER,
+    TRACER_NAME,
+    common_attributes,
+    exporter_names,
+    new_provider,
+)
 
 if TYPE_CHECKING:
     from wfsched_core.base.records import Execution
