@@ -63,6 +63,23 @@ def wait_until(predicate: Callable[[], T], timeout: float, message: str,
         time.sleep(interval)
 
 
+def database_at_revision_holding(url: str, revision: str, *inserts: str) -> None:
+    """A database migrated only up to ``revision``, holding what ``inserts`` (SQL) put
+    there: what a migration test then upgrades with ``wfsched db upgrade``."""
+    from sqlalchemy import create_engine
+
+    from wfsched_core.store.db.migrate import upgrade_schema
+
+    engine = create_engine(url)
+    try:
+        upgrade_schema(engine, revision)
+        with engine.begin() as conn:
+            for statement in inserts:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
 class Wfsched:
     """Runs the real ``wfsched`` command against one test's home and database."""
 

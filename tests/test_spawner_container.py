@@ -321,6 +321,24 @@ def test_the_run_command_carries_image_limits_labels_and_no_secret(tmp_path: Pat
     assert handle.data["name"] == "wfsched-exec-7" and handle.data["container_id"] == "abc123"
 
 
+def test_the_trace_context_reaches_the_containerised_worker(tmp_path: Path) -> None:
+    """What a tracing plugin adds to the worker's environment (TRACEPARENT, W3C, and its
+    WFSCHED_* variables) goes into the container; other variables still do not."""
+    from wfsched_spawner_container.command import worker_environment
+    from wfsched_spawner_container.options import ContainerOptions
+
+    from wfsched_core.base.config import Settings
+
+    request = _request(tmp_path)
+    request.env.update({"TRACEPARENT": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                        "WFSCHED_WORKER_INSTRUMENTATION": "wfsched_otel.worker"})
+    env = worker_environment(request, ContainerOptions.from_settings(
+        Settings(home=tmp_path, database_url="sqlite://")))
+    assert env["TRACEPARENT"] == request.env["TRACEPARENT"]
+    assert env["WFSCHED_WORKER_INSTRUMENTATION"] == "wfsched_otel.worker"
+    assert "AWS_SECRET" not in env and "TRACESTATE" not in env
+
+
 def test_rootfs_python_override_and_missing_image(tmp_path: Path) -> None:
     from wfsched_spawner_container.command import image_arguments, run_argv
     from wfsched_spawner_container.options import ContainerOptions

@@ -195,3 +195,17 @@ def test_a_dependent_run_names_the_run_that_queued_it(web: WebServer, wf: Wfsche
     assert page.status_code == 200, page.text
     assert f'Triggered by</dt><dd><a href="/executions/{produce_id}">#{produce_id}</a>' \
         in page.text
+
+
+def test_the_execution_page_shows_the_version_that_ran(web: WebServer, wf: Wfsched) -> None:
+    import wfsched_core
+
+    (execution_id,) = wf.trigger("noop")
+    wf.run("scheduler", "--once")
+    detail = web.get(f"/api/executions/{execution_id}").json()
+    assert (detail["workflow_package"], detail["workflow_version"]) == \
+        ("wfsched-testworkflows", "0.1.0")
+    page = web.get(f"/executions/{execution_id}")
+    assert page.status_code == 200, page.text
+    assert ('<dd id="version">wfsched-testworkflows==0.1.0 '
+            f'(wfsched-core {wfsched_core.__version__})</dd>') in page.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.authoring.name_collisions import Announcement, settle
@@ -44,6 +44,8 @@ class _Entry:
     load: Callable[[], Any]
     source: str
     plugin: str
+    package: str | None = None  # the distribution that announced it, and its version
+    version: str | None = None
 
 
 class WorkflowRegistrar:
@@ -63,13 +65,17 @@ class WorkflowRegistrar:
         self.add_lazy(name, lambda: cls, source, distribution)
 
     def add_lazy(self, name: str, load: Callable[[], Any], source: str = "",
-                 distribution: str | None = None) -> None:
+                 distribution: str | None = None, *, package: str | None = None,
+                 version: str | None = None) -> None:
         """Announce a workflow whose class ``load()`` imports only when it is needed;
         ``distribution`` (default: the announcing plugin's) is what a
-        ``[workflows.NAME] distribution`` pin names."""
+        ``[workflows.NAME] distribution`` pin names; ``package`` and ``version``: the
+        distribution that provides it, which each of its executions records when it
+        starts."""
         dist = distribution or self.current_distribution or self.current_plugin or source
         self._announced.setdefault(name, []).append(
-            (Announcement(name, dist, source), _Entry(name, load, source, self.current_plugin)))
+            (Announcement(name, dist, source),
+             _Entry(name, load, source, self.current_plugin, package, version)))
 
     def add_broken(self, name: str, reason: str, source: str = "") -> None:
         """Announce a workflow that could not be loaded, with the reason."""
@@ -168,7 +174,8 @@ class Catalog:
             self._broken_entry(entry, exc, raise_site(exc))
             return None
         try:
-            spec = self._validated(name, cls, entry.source)
+            spec = replace(self._validated(name, cls, entry.source),
+                           package=entry.package, package_version=entry.version)
         except ConfigError:
             raise
         except Exception as exc:

@@ -12,7 +12,7 @@ from wfsched_core.authoring.flow_limits import concurrency_key_problem, rate_lim
 from wfsched_core.base.bounds import WORKFLOW_BOUNDS
 from wfsched_core.base.durations import parse_duration
 from wfsched_core.base.errors import ConfigError
-from wfsched_core.base.records import NO_UPSTREAM, Upstream
+from wfsched_core.base.records import NO_UPSTREAM, RunVersion, Upstream
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -165,10 +165,23 @@ class WorkflowSpec:
     deadline: float | None = None  # seconds
     approval_timeout: float | None = None  # seconds
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the installed distribution that announced it, and its version (None: not known)
+    package: str | None = None
+    package_version: str | None = None
 
     @property
     def step_names(self) -> list[str]:
         return [name for name, _ in self.cls.steps()]
+
+
+def run_version(spec: WorkflowSpec | None) -> RunVersion:
+    """What an execution of ``spec`` records as the code that ran it: the workflow's
+    distribution and version, and this core's version."""
+    from wfsched_core import __version__
+
+    if spec is None:
+        return RunVersion(core=__version__)
+    return RunVersion(spec.package, spec.package_version, __version__)
 
 
 _ATTRIBUTE_TYPES: dict[str, tuple[type, ...]] = {

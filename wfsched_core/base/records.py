@@ -73,6 +73,32 @@ class Upstream:
                    MappingProxyType(dict(data.get("results") or {})))
 
 
+@dataclass(frozen=True)
+class RunVersion:
+    """Which code ran an execution, recorded when it starts: the distribution that
+    provides the workflow and its version (None when the workflow was not announced by
+    an installed distribution), and the version of ``wfsched_core``."""
+
+    package: str | None = None
+    version: str | None = None
+    core: str | None = None
+
+    @property
+    def text(self) -> str | None:
+        """``package==version`` (what ``executions list --version`` matches), or None."""
+        if self.package is None and self.version is None:
+            return None
+        return f"{self.package or '?'}=={self.version or '?'}"
+
+    @property
+    def line(self) -> str | None:
+        """One line for people: ``pkg==1.0 (wfsched-core 0.1.0)``; None when not recorded."""
+        core = f"wfsched-core {self.core}" if self.core else None
+        if self.text is None:
+            return core
+        return f"{self.text} ({core})" if core else self.text
+
+
 #: ``ctx.upstream`` of a run that no dependency queued
 NO_UPSTREAM: Mapping[str, Upstream] = MappingProxyType({})
 
@@ -163,6 +189,8 @@ class Execution:
     approval_step: int | None = None
     #: when a scheduler found it past its workflow's ``deadline`` (set once)
     overdue_at: datetime | None = None
+    #: which code ran it (set when it starts; None before, and for runs older than 0007)
+    version: RunVersion = field(default_factory=RunVersion)
     #: not a column: the recorded results of the steps before ``resume_from``, filled
     #: when a resumed run starts (``ctx.results`` begins with them)
     resumed_results: Mapping[str, Any] = field(default_factory=dict, compare=False,
@@ -213,6 +241,9 @@ class Execution:
                 approval_comment=self.approval_comment,
                 approval_step=self.approval_step,
                 overdue_at=isoformat(self.overdue_at),
+                workflow_package=self.version.package,
+                workflow_version=self.version.version,
+                core_version=self.version.core,
             )
         return data
 

@@ -98,17 +98,21 @@ def executions() -> None:
                    "or time (2026-12-01, 2026-12-01T08:00; UTC unless it says otherwise).")
 @click.option("--overdue", is_flag=True,
               help="Only executions past their workflow's deadline (marked OVERDUE).")
+@click.option("--version", "version",
+              help="Only executions run by this workflow package version: NAME==VERSION "
+                   "or a bare VERSION.")
 @click.option("--limit", type=option_types.LIMIT, default=50, show_default=True)
 @click.option("--offset", type=option_types.OFFSET, default=0, show_default=True,
               help="Skip this many of the newest first (the next page: --offset 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (contract fields).")
 @pass_app
 def executions_list(app: App, status: str | None, workflow: str | None, since: Any,
-                    overdue: bool, limit: int, offset: int, as_json: bool) -> None:
+                    overdue: bool, version: str | None, limit: int, offset: int,
+                    as_json: bool) -> None:
     """The newest executions first; a line on stderr says which of how many are shown."""
     store = app.quick_store
     rows = store.list_executions(status=status, workflow=workflow, since=since, limit=limit,
-                                 offset=offset, overdue=overdue)
+                                 offset=offset, overdue=overdue, version=version)
     if as_json:
         from wfsched_core.authoring.secrets import masked_execution, secret_names
 
@@ -125,7 +129,7 @@ def executions_list(app: App, status: str | None, workflow: str | None, since: A
         styles={2: colours.status},
     )
     total = store.count_executions(status=status, workflow=workflow, since=since,
-                                   overdue=overdue)
+                                   overdue=overdue, version=version)
     click.echo(page_summary(len(rows), offset, limit, total), err=True)
 
 
@@ -181,6 +185,8 @@ def executions_show(app: App, execution_id: int, as_json: bool) -> None:
                    f"{data['approval_at']} (step {execution.approval_step})"
                    + (f": {execution.approval_comment}" if execution.approval_comment else ""))
     click.echo(f"{'duration:':<13}{duration(execution.duration)}")
+    if execution.version.line:
+        click.echo(f"{'version:':<12} {execution.version.line}")
     if steps:
         click.echo("steps:")
         for s in steps:

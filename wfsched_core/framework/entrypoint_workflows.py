@@ -22,4 +22,6 @@ def wfsched_workflows(registry: WorkflowRegistrar) -> None:
         dist = getattr(entry_point, "dist", None)
         source = f"{dist.name} {dist.version}" if dist else entry_point.value
         registry.add_lazy(entry_point.name, entry_point.load, f"{source} ({entry_point.value})",
-                          distribution=dist.name if dist else None)
+                          distribution=dist.name if dist else None,
+                          package=dist.name if dist else None,
+                          version=dist.version if dist else None)

@@ -131,6 +131,23 @@ class PluginHooks:
             return None
         return next((str(reason) for reason in reasons or () if reason), None)
 
+    # workers
+    def worker_environment(self, execution: Execution, spawner: str) -> dict[str, str]:
+        """The variables plugins add to the environment of ``execution``'s worker (the
+        first plugin in pluggy's order wins a name); a broken call adds nothing."""
+        if not self.pm.hook.wfsched_worker_environment.get_hookimpls():
+            return {}  # the usual case: nothing to call, no lane to hand over to
+        try:
+            results = self.pm.hook.wfsched_worker_environment(execution=execution,
+                                                              spawner=spawner)
+        except Exception as exc:  # a wrapper broke the call itself: start it without
+            log.error("worker environment hooks failed: %s: %s", type(exc).__name__, exc)
+            return {}
+        merged: dict[str, str] = {}
+        for variables in reversed(results or []):
+            merged.update({str(k): str(v) for k, v in (variables or {}).items()})
+        return merged
+
     # command line
     def add_cli_commands(self, cli: click.Group) -> None:
         for impl in reversed(self.pm.hook.wfsched_cli_commands.get_hookimpls()):

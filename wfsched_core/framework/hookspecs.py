@@ -131,6 +131,24 @@ def wfsched_admit(execution: Execution, spec: WorkflowSpec | None) -> str | None
     """
 
 
+# --- workers -------------------------------------------------------------------------
+
+
+@hookspec
+def wfsched_worker_environment(execution: Execution, spawner: str) -> dict[str, str] | None:
+    """Return variables to add to the environment of the worker about to run ``execution``.
+
+    Called in the scheduler for each execution it starts, just before it hands the worker
+    to the spawner named ``spawner`` (``local`` in fork or exec mode, or a plugin's), so
+    the values reach the lean worker and ``wfsched execute`` alike, in every start mode:
+    a trace context (``TRACEPARENT``), a correlation id. The worker loads no plugins;
+    to run code of its own around each step, a plugin sets
+    ``WFSCHED_WORKER_INSTRUMENTATION`` to the name of a module, which the worker then
+    imports (see ``wfsched_core.worker.instrumentation``). Every plugin's variables are
+    merged, the first in pluggy's order winning a name; guarded like ``wfsched_admit``.
+    """
+
+
 # --- command line --------------------------------------------------------------------
 
 
@@ -276,7 +294,8 @@ LIFECYCLE_HOOKS: tuple[str, ...] = (
 )
 
 # Hooks whose third-party implementations run under wfsched's guard (wfsched_core.framework.hook_guard).
-GUARDED_HOOKS: frozenset[str] = frozenset((*LIFECYCLE_HOOKS, "wfsched_admit"))
+GUARDED_HOOKS: frozenset[str] = frozenset((*LIFECYCLE_HOOKS, "wfsched_admit",
+                                          "wfsched_worker_environment"))
 
 # The event names of notifications and their hooks (contract for notifier configuration).
 EVENT_HOOKS: dict[str, str] = {

@@ -387,6 +387,7 @@ class Scheduler:
             self._base_env = dict(os.environ)
         env = dict(self._base_env)
         env.update(self.settings.as_environment())
+        env.update(self.hooks.worker_environment(execution, spawner.name))  # never the core's
         env.update({ENV_OWNER: self.id, ENV_LOG_CAPTURED: "1", "PYTHONUNBUFFERED": "1"})
         target = class_target(spec.cls) if spec is not None else None
         if target and spec is not None and self.reports is not None \

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import OperationalError
 
 from wfsched_core.authoring.retry import next_attempt_at
+from wfsched_core.authoring.workflow import run_version
 from wfsched_core.base.errors import DatabaseError
 from wfsched_core.base.status import ExecutionStatus
 from wfsched_core.store.dbretry import with_database_retry
@@ -50,7 +51,7 @@ from wfsched_core.worker.wire import execution_to_wire, step_from_wire, step_to_
 
 if TYPE_CHECKING:
     from wfsched_core.authoring.workflow import WorkflowSpec
-    from wfsched_core.base.records import Execution
+    from wfsched_core.base.records import Execution, RunVersion
     from wfsched_core.framework.hooks import PluginHooks
     from wfsched_core.store.contract import Store
 
@@ -72,6 +73,11 @@ class _Expected:
     execution: Execution
     spec: WorkflowSpec | None
     token: str
+
+    @property
+    def version(self) -> RunVersion:
+        """The code the worker runs, as this scheduler's catalog knows it."""
+        return run_version(self.spec)
 
 
 @dataclass
@@ -301,7 +307,8 @@ class WorkerReports:
                 return
             connection.execution_id = execution_id
             request.report = StartReport(execution_id, int(message["pid"]),
-                                         message.get("first_step"), expected.execution)
+                                         message.get("first_step"), expected.execution,
+                                         expected.version)
             return
         bound_id = connection.execution_id
         expected = self._expected_for(bound_id)

@@ -24,7 +24,13 @@ from wfsched_core.base.status import ExecutionStatus, Trigger
 if TYPE_CHECKING:
     from wfsched_core.authoring.flow_limits import FlowLimits
     from wfsched_core.base.pauses import Pause
-    from wfsched_core.base.records import Execution, SchedulerRow, StepRecord, WorkflowRow
+    from wfsched_core.base.records import (
+        Execution,
+        RunVersion,
+        SchedulerRow,
+        StepRecord,
+        WorkflowRow,
+    )
     from wfsched_core.store.browsing import ExecutionPage, ExecutionSearch
     from wfsched_core.store.executions import Finished
     from wfsched_core.store.queries import FinishedRow, RunningRow
@@ -86,7 +92,7 @@ class Store(Protocol):
 
     def count_executions(
         self, *, status: str | None = None, workflow: str | None = None, since: datetime | None =
-        None, overdue: bool = False,
+        None, overdue: bool = False, version: str | None = None,
     ) -> int:
         """How many executions :meth:`list_executions` pages through."""
         ...
@@ -199,7 +205,7 @@ class Store(Protocol):
 
     def list_executions(
         self, *, status: str | None = None, workflow: str | None = None, limit: int = 50, offset:
-        int = 0, since: datetime | None = None, overdue: bool = False,
+        int = 0, since: datetime | None = None, overdue: bool = False, version: str | None = None,
     ) -> list[Execution]:
         """The newest ``limit`` executions, newest first, optionally of one status or workflow."""
         ...
@@ -368,6 +374,7 @@ class Store(Protocol):
     def start_running(
         self, execution_id: int, owner: str | None, *, pid: int, host: str, manual_owner: str,
         first_step: Callable[[str], str | None] | None = None,
+        version_of: Callable[[str], RunVersion] | None = None,
     ) -> tuple[Execution, StepRecord | None]:
         """:meth:`start_execution`, and in the same transaction the start of its first step, named
         by ``first_step(workflow)`` (None: no step record yet)."""

@@ -21,6 +21,7 @@ from wfsched_core.authoring.flow_limits import FlowLimits
 from wfsched_core.base.errors import ExecutionStateError
 from wfsched_core.base.records import (
     Execution,
+    RunVersion,
     StepRecord,
     Upstream,
     json_or_repr,
@@ -40,6 +41,7 @@ from wfsched_core.store.rows import (
     from_values,
     loads,
     new_execution_values,
+    split_version_filter,
     to_execution,
     to_step,
 )
@@ -325,12 +327,17 @@ class ExecutionsMixin(StoreBase):
 
     def start_running(self, execution_id: int, owner: str | None, *, pid: int, host: str,
                       manual_owner: str, first_step: Callable[[str], str | None] | None = None,
+                      version_of: Callable[[str], RunVersion] | None = None,
                       ) -> tuple[Execution, StepRecord | None]:
         """:meth:`start_execution`, and in the same transaction the start of its first
-        step, named by ``first_step(workflow)`` (None: no step record yet)."""
+        step, named by ``first_step(workflow)`` (None: no step record yet); the start
+        records ``version_of(workflow)``, the code that runs it (None: nothing)."""
         with self._write() as conn:
+            version = None if version_of is None \
+                else version_of(fetch(conn, execution_id).workflow)
             started = self._start_in(conn, execution_id, owner, pid=pid, host=host,
-                                     manual_owner=manual_owner, first_step=first_step)
+                                     manual_owner=manual_owner, first_step=first_step,
+                                     version=version)
             if started is not None:
                 return started
             row = fetch(conn, execution_id)
@@ -339,29 +346,35 @@ class ExecutionsMixin(StoreBase):
     def _start_in(self, conn: Connection, execution_id: int, owner: str | None, *, pid: int,
                   host: str, manual_owner: str,
                   first_step: Callable[[str], str | None] | None = None,
-                  known: Execution | None = None,
+                  known: Execution | None = None, version: RunVersion | None = None,
                   ) -> tuple[Execution, StepRecord | None] | None:
         """The compare-and-set of :meth:`start_running` in ``conn``; None when it lost.
 
         ``known``: the row as its owner claimed it; then the started execution is that,
-        updated, instead of being read again."""
+        updated, instead of being read again. ``version``: the code that runs it,
+        recorded by the same compare-and-set."""
         now = utcnow()
+        version = version or RunVersion()
         if owner is None:  # run by hand: it must be unclaimed, and becomes the caller's
             statement: Any = update(executions).where(
                 executions.c.id == execution_id, executions.c.status == PENDING,
                 executions.c.claimed_by.is_(None),
             ).values(status=RUNNING, started_at=now, heartbeat_at=now, pid=pid, host=host,
-                     wait_reason=None, claimed_by=manual_owner, claimed_at=now)
+                     wait_reason=None, claimed_by=manual_owner, claimed_at=now,
+                     workflow_package=version.package, workflow_version=version.version,
+                     core_version=version.core)
             params: dict[str, Any] = {}
         else:
             statement = statements.START_CLAIMED
             params = {"b_id": execution_id, "b_owner": owner, "b_now": now, "b_pid": pid,
-                      "b_host": host}
+                      "b_host": host, "b_package": version.package,
+                      "b_version": version.version, "b_core": version.core}
         if conn.execute(statement, params).rowcount != 1:
             return None
         if known is not None and owner is not None:
             execution = replace(known, status=ExecutionStatus.RUNNING, started_at=now,
-                                heartbeat_at=now, pid=pid, host=host, wait_reason=None)
+                                heartbeat_at=now, pid=pid, host=host, wait_reason=None,
+                                version=version)
         else:
             execution = to_execution(fetch(conn, execution_id))
         if execution.triggered_by is not None:
@@ -601,20 +614,23 @@ class ExecutionsMixin(StoreBase):
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
                         limit: int = 50, offset: int = 0,
                         since: datetime | None = None,
-                        overdue: bool = False) -> list[Execution]:
+                        overdue: bool = False, version: str | None = None) -> list[Execution]:
         """Newest first: ``limit`` of them after skipping ``offset``; ``since``: created
         at or after; ``overdue``: past their workflow's deadline (marked once by a
-        scheduler)."""
-        query = (select(executions).where(*_listing_filter(status, workflow, since, overdue))
+        scheduler); ``version``: run by that workflow package version (``NAME==VERSION``
+        or a bare ``VERSION``)."""
+        query = (select(executions)
+                 .where(*_listing_filter(status, workflow, since, overdue, version))
                  .order_by(executions.c.id.desc()).limit(limit).offset(offset))
         with self._read() as conn:
             return [to_execution(r) for r in conn.execute(query)]
 
     def count_executions(self, *, status: str | None = None, workflow: str | None = None,
-                         since: datetime | None = None, overdue: bool = False) -> int:
+                         since: datetime | None = None, overdue: bool = False,
+                         version: str | None = None) -> int:
         """How many executions :meth:`list_executions` pages through."""
         query = (select(func.count()).select_from(executions)
-                 .where(*_listing_filter(status, workflow, since, overdue)))
+                 .where(*_listing_filter(status, workflow, since, overdue, version)))
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
@@ -691,8 +707,8 @@ class ExecutionsMixin(StoreBase):
             return {status: n for status, n in conn.execute(query)}
 
 
-def _listing_filter(status: str | None, workflow: str | None,
-                    since: datetime | None, overdue: bool = False) -> list[Any]:
+def _listing_filter(status: str | None, workflow: str | None, since: datetime | None,
+                    overdue: bool = False, version: str | None = None) -> list[Any]:
     """The conditions of ``executions list``'s filters."""
     c = executions.c
     where: list[Any] = []
@@ -704,6 +720,11 @@ def _listing_filter(status: str | None, workflow: str | None,
         where.append(c.created_at >= since)
     if overdue:
         where.append(c.overdue_at.is_not(None))
+    if version:
+        package, number = split_version_filter(version)
+        where.append(c.workflow_version == number)
+        if package is not None:
+            where.append(c.workflow_package == package)
     return where
 
 

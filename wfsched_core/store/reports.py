@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from wfsched_core.base.errors import ExecutionStateError, UnknownExecutionError
-from wfsched_core.base.records import Execution, StepRecord, utcnow
+from wfsched_core.base.records import Execution, RunVersion, StepRecord, utcnow
 from wfsched_core.base.status import ExecutionStatus
 from wfsched_core.store import statements
 from wfsched_core.store.approvals import ApprovalsMixin
@@ -31,12 +31,14 @@ CANCELLED_WHILE_RUNNING = "cancelled while running"
 @dataclass
 class StartReport:
     """The worker is about to run: ``pending`` -> ``running`` and its first step starts.
-    ``known``: the execution as its scheduler claimed it (spares a read)."""
+    ``known``: the execution as its scheduler claimed it (spares a read); ``version``: the
+    code that runs it, as the scheduler's catalog knows it (the worker sends nothing)."""
 
     execution_id: int
     pid: int
     first_step: str | None
     known: Execution | None = None
+    version: RunVersion | None = None
 
 
 @dataclass
@@ -133,7 +135,8 @@ class WorkerReportsMixin(ApprovalsMixin):
             first = report.first_step
             started = self._start_in(conn, report.execution_id, owner, pid=report.pid,
                                      host=host, manual_owner="",
-                                     first_step=(lambda _workflow: first), known=report.known)
+                                     first_step=(lambda _workflow: first), known=report.known,
+                                     version=report.version)
             if started is None:
                 raise _not_startable(report.execution_id, fetch(conn, report.execution_id))
             return started

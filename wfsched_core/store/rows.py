@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from wfsched_core.base.errors import UnknownExecutionError
-from wfsched_core.base.records import Execution, StepRecord, utcnow
+from wfsched_core.base.records import Execution, RunVersion, StepRecord, utcnow
 from wfsched_core.base.status import ExecutionStatus, StepStatus, Trigger
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ def to_execution(row: Any) -> Execution:
         worker_handle=loads(row.worker_handle), exit_code=row.exit_code, error=row.error,
         error_detail=row.error_detail, cancel_requested=bool(row.cancel_requested),
         wait_reason=row.wait_reason, concurrency_key=row.concurrency_key,
+        version=RunVersion(row.workflow_package, row.workflow_version, row.core_version),
         **steering,
     )  # fmt: skip
 
@@ -69,6 +70,13 @@ def to_step(row: Any) -> StepRecord:
     return StepRecord(row.execution_id, row.position, row.name, StepStatus(row.status),
                       row.started_at, row.finished_at, row.error, loads(row.result),
                       None if recorded is None else bool(recorded))
+
+
+def split_version_filter(text: str) -> tuple[str | None, str]:
+    """``executions list --version``: ``NAME==VERSION`` matches both the distribution and
+    its version, a bare ``VERSION`` the version of any distribution."""
+    package, sep, version = text.partition("==")
+    return (package.strip(), version.strip()) if sep else (None, text.strip())
 
 
 def from_values(new_id: int, values: dict[str, Any]) -> Execution:

@@ -40,6 +40,7 @@ from wfsched_core.store.rows import (
     from_values,
     is_connect_error,
     new_execution_values,
+    split_version_filter,
     to_execution,
     to_step,
 )
@@ -99,11 +100,14 @@ def _converted(row: sqlite3.Row) -> SimpleNamespace:
 
 
 def _listing_filter(status: str | None, workflow: str | None, since: datetime | None,
-                    overdue: bool = False) -> tuple[str, tuple[Any, ...]]:
+                    overdue: bool = False,
+                    version: str | None = None) -> tuple[str, tuple[Any, ...]]:
     """The WHERE clause (with its values) of ``executions list``'s filters."""
+    package, number = split_version_filter(version) if version else (None, None)
     conditions = [(sql, value) for sql, value in (
         ("status = ?", status), ("workflow = ?", workflow),
-        ("created_at >= ?", sqlite_timestamp(since) if since else None)) if value]
+        ("created_at >= ?", sqlite_timestamp(since) if since else None),
+        ("workflow_version = ?", number), ("workflow_package = ?", package)) if value]
     clauses = [sql for sql, _ in conditions] + (["overdue_at IS NOT NULL"] if overdue else [])
     where = " AND ".join(clauses)
     return (f" WHERE {where}" if where else ""), tuple(value for _, value in conditions)
@@ -258,15 +262,16 @@ class SqliteDirectStore:
 
     def list_executions(self, *, status: str | None = None, workflow: str | None = None,
                         limit: int = 50, offset: int = 0,
-                        since: datetime | None = None,
-                        overdue: bool = False) -> list[Execution]:
-        where, values = _listing_filter(status, workflow, since, overdue)
+                        since: datetime | None = None, overdue: bool = False,
+                        version: str | None = None) -> list[Execution]:
+        where, values = _listing_filter(status, workflow, since, overdue, version)
         sql = f"SELECT * FROM workflow_executions{where} ORDER BY id DESC LIMIT ? OFFSET ?"
         return [to_execution(row) for row in self._query(sql, (*values, limit, offset))]
 
     def count_executions(self, *, status: str | None = None, workflow: str | None = None,
-                         since: datetime | None = None, overdue: bool = False) -> int:
-        where, values = _listing_filter(status, workflow, since, overdue)
+                         since: datetime | None = None, overdue: bool = False,
+                         version: str | None = None) -> int:
+        where, values = _listing_filter(status, workflow, since, overdue, version)
         with self._connection() as conn:
             row = conn.execute(f"SELECT count(*) FROM workflow_executions{where}",
                                values).fetchone()

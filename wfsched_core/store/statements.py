@@ -24,13 +24,15 @@ _RUNNING = ExecutionStatus.RUNNING.value
 #: one execution's row: ``b_id``
 FETCH_EXECUTION = select(executions).where(executions.c.id == bindparam("b_id"))
 
-#: a claimed execution starts running (compare-and-set on status and owner):
-#: ``b_id, b_owner, b_now, b_pid, b_host``
+#: a claimed execution starts running (compare-and-set on status and owner), recording
+#: which code runs it: ``b_id, b_owner, b_now, b_pid, b_host, b_package, b_version, b_core``
 START_CLAIMED = update(executions).where(
     executions.c.id == bindparam("b_id"), executions.c.status == _PENDING,
     executions.c.claimed_by == bindparam("b_owner"),
 ).values(status=_RUNNING, started_at=bindparam("b_now"), heartbeat_at=bindparam("b_now"),
-         pid=bindparam("b_pid"), host=bindparam("b_host"), wait_reason=None)
+         pid=bindparam("b_pid"), host=bindparam("b_host"), wait_reason=None,
+         workflow_package=bindparam("b_package"), workflow_version=bindparam("b_version"),
+         core_version=bindparam("b_core"))
 
 #: the worker's handle, recorded by the scheduler that claimed it:
 #: ``b_id, b_owner, b_spawner, b_handle, b_pid``

@@ -22,6 +22,8 @@ from __future__ import annotations
 ENV_OWNER = "WFSCHED_OWNER"
 # Set by the scheduler for a lean worker: how to reach it and what to run (``plan.py``).
 ENV_PLAN = "WFSCHED_WORKER_PLAN"
+#: a module the worker imports and calls around its run and steps (``instrumentation.py``)
+ENV_INSTRUMENTATION = "WFSCHED_WORKER_INSTRUMENTATION"
 # How long a finished worker keeps trying to record its final status through an outage.
 FINAL_STATUS_PATIENCE = 600.0
 # How long a worker keeps trying to mark its execution running: its scheduler waits.

@@ -27,7 +27,7 @@ from wfsched_core.worker.runner import NotStarted, Outcome, run_with
 if TYPE_CHECKING:
     from wfsched_core.authoring.workflow import WorkflowSpec
     from wfsched_core.base.config import Settings
-    from wfsched_core.base.records import Execution, StepRecord
+    from wfsched_core.base.records import Execution, RunVersion, StepRecord
     from wfsched_core.framework.hooks import PluginHooks
     from wfsched_core.store.contract import Store
     from wfsched_core.store.executions import Finished
@@ -70,7 +70,8 @@ class DirectReporter:
             started = with_database_retry(
                 lambda: self.store.start_running(
                     self.execution_id, os.environ.get(ENV_OWNER) or None, pid=pid,
-                    host=host, manual_owner=f"manual-{host}-{pid}", first_step=first_step),
+                    host=host, manual_owner=f"manual-{host}-{pid}", first_step=first_step,
+                    version_of=self._version_of),
                 f"start execution {self.execution_id}", give_up_after=START_PATIENCE)
         except ExecutionStateError:
             resumed = self._started_by_me(pid) if self.resuming else None
@@ -81,6 +82,14 @@ class DirectReporter:
             raise NotStarted(str(exc)) from exc
         self.execution = started[0]
         return started
+
+    def _version_of(self, workflow: str) -> RunVersion:
+        """The code this process runs ``workflow`` with, as its catalog knows it (a lean
+        worker resuming without its scheduler records only the core's version: it loads
+        no catalog)."""
+        from wfsched_core.authoring.workflow import run_version
+
+        return run_version(None if self.resuming else self.hooks.catalog().find(workflow))
 
     def _started_by_me(self, pid: int) -> tuple[Execution, StepRecord | None] | None:
         execution = self.store.get_execution(self.execution_id)

@@ -24,10 +24,12 @@ from wfsched_core.base.approvers import approver_names
 from wfsched_core.base.execution_log import ExecutionLogCapture, log_path
 from wfsched_core.base.records import result_is_json, utcnow
 from wfsched_core.base.status import ExecutionStatus, StepStatus
+from wfsched_core.worker import ENV_INSTRUMENTATION
 from wfsched_core.worker.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from wfsched_core.base.records import Execution, StepRecord
+    from wfsched_core.worker.instrumentation import GuardedInstrumentation
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +97,16 @@ def run_with(reporter: Reporter, resolve: Callable[[str], Runnable], logs_dir: P
              heartbeat_interval: float) -> int:
     """Run one execution to its end through ``reporter``; the process exit code."""
     execution, first = reporter.start(lambda workflow: _first_step_name(resolve, workflow))
+    instrumentation = None
+    if os.environ.get(ENV_INSTRUMENTATION):  # imported only when a plugin asked for it
+        from wfsched_core.worker.instrumentation import start_instrumentation
+
+        instrumentation = start_instrumentation(execution)
     _install_stop_handlers()
     heartbeat = Heartbeat(reporter.heartbeat, execution.id, heartbeat_interval,
                           on_cancel=lambda: os.kill(os.getpid(), signal.SIGTERM))
     heartbeat.start()
-    run = _StepRun(execution, reporter, resolve, first)
+    run = _StepRun(execution, reporter, resolve, first, instrumentation)
     try:
         with ExecutionLogCapture(log_path(logs_dir, execution.id), execution.id) as capture:
             run.capture = capture
@@ -115,7 +122,10 @@ def run_with(reporter: Reporter, resolve: Callable[[str], Runnable], logs_dir: P
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         heartbeat.stop()
-    return reporter.finish(execution, outcome, run.ended)
+    exit_code = reporter.finish(execution, outcome, run.ended)
+    if instrumentation is not None:  # after the record: an exporter's wait never delays it
+        instrumentation.finished(outcome.status.value, outcome.error)
+    return exit_code
 
 
 def _first_step_name(resolve: Callable[[str], Runnable], workflow: str) -> str | None:
@@ -146,8 +156,10 @@ class _StepRun:
     whose end is not recorded yet: it is reported with whatever the worker reports next."""
 
     def __init__(self, execution: Execution, reporter: Reporter,
-                 resolve: Callable[[str], Runnable], first: StepRecord | None) -> None:
+                 resolve: Callable[[str], Runnable], first: StepRecord | None,
+                 instrumentation: GuardedInstrumentation | None = None) -> None:
         self.execution = execution
+        self.instrumentation = instrumentation
         self.reporter = reporter
         self.resolve = resolve
         self.current = first
@@ -209,7 +221,11 @@ class _StepRun:
             step = self.reporter.advance(previous, position, name)
             self.current, self.ended = step, None
         try:
-            result = function(instance, ctx)
+            if self.instrumentation is None:
+                result = function(instance, ctx)
+            else:
+                with self.instrumentation.step(position, name):
+                    result = function(instance, ctx)
             self._check_log()
         except BaseException as exc:
             self._ended(step, StepStatus.FAILED, error=f"{type(exc).__name__}: {exc}")

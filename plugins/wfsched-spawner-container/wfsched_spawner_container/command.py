@@ -26,8 +26,10 @@ LABEL_SCHEDULER = "wfsched.scheduler"
 LABEL_INSTALLATION = "wfsched.installation"
 ENV_OWNER = "WFSCHED_OWNER"  # the variable the scheduler sets for its workers (worker.py)
 
-# Variables every worker inherits besides WFSCHED_*: what Python and logging need.
-_INHERITED = ("PYTHONPATH", "PYTHONUNBUFFERED", "LANG", "LC_ALL", "TZ")
+# Variables every worker inherits besides WFSCHED_*: what Python and logging need, and
+# the W3C trace context a tracing plugin gives the worker (wfsched_worker_environment).
+_INHERITED = ("PYTHONPATH", "PYTHONUNBUFFERED", "LANG", "LC_ALL", "TZ", "TRACEPARENT",
+              "TRACESTATE")
 
 
 def container_name(options: ContainerOptions, execution_id: int) -> str:

@@ -76,6 +76,7 @@ class Dashboard:
         ``not run`` once it ended). Unknown ids raise."""
         execution = self.masked(self.store.get_execution(execution_id))
         data = execution_json(execution, full=True)
+        data["version_line"] = execution.version.line
         data["steps"] = step_plan(execution, self.store.steps(execution_id),
                                   declared_steps(self, execution.workflow))
         return data

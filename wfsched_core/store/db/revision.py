@@ -3,4 +3,4 @@
 
 from __future__ import annotations
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"

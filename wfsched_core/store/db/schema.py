@@ -87,6 +87,10 @@ workflow_executions = Table(
     Column("approval_comment", Text),
     Column("approval_step", Integer),  # the position the approval was given for
     Column("overdue_at", Timestamp),  # set once (compare-and-set): the overdue event fired
+    # which code ran it (migration 0007), set by the start's compare-and-set
+    Column("workflow_package", String(200)),
+    Column("workflow_version", String(100)),
+    Column("core_version", String(50)),
     UniqueConstraint("workflow", "scheduled_for", name="uq_executions_workflow_scheduled"),
     Index("ix_executions_claim", "status", "priority", "created_at"),
     Index("ix_executions_workflow_status", "workflow", "status"),
