@@ -17,6 +17,7 @@ import pytest
 from conftest import installed_package
 from helpers import Wfsched
 
+from wfsched_core.authoring.workflow import workflow_table_keys
 from wfsched_core.base.config import load_settings
 from wfsched_core.framework.plugin_manager import get_plugin_manager
 
@@ -100,10 +101,7 @@ def test_an_unknown_key_in_a_workflow_table_names_the_file_the_table_and_the_key
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [
             f"wfsched: error: {wf.config_path}: unknown key 'retrys' in [workflows.noop] "
-            "(did you mean 'retries'? known keys: catchup, concurrency, cpus, depends_on, "
-            "description, distribution, environment, image, memory, nice, overlap, "
-            "priority, queue, retries, retry_backoff, retry_delay, schedule, "
-            "secret_params, spawner, start_deadline, timeout, timezone)"]
+            f"(did you mean 'retries'? known keys: {', '.join(workflow_table_keys())})"]
 
 
 @pytest.mark.parametrize(("key", "value", "allowed"), [

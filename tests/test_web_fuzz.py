@@ -26,7 +26,8 @@ def test_openapi_fuzzing_finds_no_server_error(web: WebServer, tmp_path: Path) -
         "/api/workflows", "/api/executions", "/api/executions/{id}",
         "/api/executions/{id}/log", "/api/workflows/{name}/trigger",
         "/api/executions/{id}/cancel", "/api/executions/{id}/rerun",
-        "/api/workflows/{name}/grid", "/api/schedulers"}
+        "/api/workflows/{name}/grid", "/api/schedulers", "/api/workflows/{name}/pause",
+        "/api/workflows/{name}/resume"}
     # A few real executions, so that fuzzed ids and names sometimes hit existing ones.
     web.post("/api/workflows/noop/trigger", json={"count": 2})
     # One worker: with threads, hypothesis' ast.parse of filter lambdas can crash CPython 3.11

@@ -277,4 +277,4 @@ def test_search_and_steps_of_on_every_database(wf: Wfsched, db_kind: str) -> Non
     steps = store.steps_of([*ids, 424242])
     assert steps[424242] == []
     assert all([s.name for s in steps[i]] == ["count", "label"] for i in ids)
-    assert store.running_by_scheduler() == {}
+    assert store.running_by_owner() == {}

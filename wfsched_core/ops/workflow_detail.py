@@ -40,6 +40,8 @@ def describe_workflow(catalog: Catalog, store: Store | None, name: str,
     entry["attributes"] = attributes(spec) if spec else {}
     entry["limits"] = {key: entry["attributes"].get(key) for key in LIMIT_NAMES
                        if entry["attributes"].get(key) is not None}
+    if "concurrency_key" not in entry["limits"]:  # a per-key limit without a key limits nothing
+        entry["limits"].pop("concurrency_per_key", None)
     entry["next_runs"] = next_runs(spec) if spec else []
     counts = store.workflow_status_counts(name) if store is not None else {}
     entry["pending"] = counts.get("pending", 0)

@@ -13,16 +13,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, select
 
 from wfsched_core.base.records import Execution, StepRecord
-from wfsched_core.base.status import StepStatus
 from wfsched_core.store.base import StoreBase
 from wfsched_core.store.db.schema import workflow_execution_steps as steps_table
 from wfsched_core.store.db.schema import workflow_executions as executions
-from wfsched_core.store.rows import loads, to_execution
+from wfsched_core.store.rows import to_execution, to_step
 
 LIKE_ESCAPE = "\\"
 
@@ -58,12 +56,6 @@ def _like_pattern(text: str) -> str:
     escaped = (text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")
                .replace("_", LIKE_ESCAPE + "_"))
     return f"%{escaped}%"
-
-
-def _step_record(row: Any) -> StepRecord:
-    # the same as ExecutionsMixin.steps builds (a shared rows.to_step arrives with issue 20)
-    return StepRecord(row.execution_id, row.position, row.name, StepStatus(row.status),
-                      row.started_at, row.finished_at, row.error, loads(row.result))
 
 
 def _conditions(search: ExecutionSearch) -> list[ColumnElement[bool]]:
@@ -109,14 +101,5 @@ class ExecutionBrowsingMixin(StoreBase):
                  .order_by(steps_table.c.execution_id, steps_table.c.position))
         with self._read() as conn:
             for r in conn.execute(query):
-                found[int(r.execution_id)].append(_step_record(r))
+                found[int(r.execution_id)].append(to_step(r))
         return found
-
-    def running_by_scheduler(self) -> dict[str, int]:
-        """How many running executions each scheduler owns (by ``claimed_by``)."""
-        c = executions.c
-        query = (select(c.claimed_by, func.count())
-                 .where(c.status == "running", c.claimed_by.is_not(None))
-                 .group_by(c.claimed_by))
-        with self._read() as conn:
-            return {owner: int(n) for owner, n in conn.execute(query)}

@@ -316,10 +316,6 @@ class Store(Protocol):
         """Running executions per scheduler id (the slots each one uses)."""
         ...
 
-    def running_by_scheduler(self) -> dict[str, int]:
-        """How many running executions each scheduler owns (by ``claimed_by``)."""
-        ...
-
     def running_by_workflow(self, owner: str) -> dict[str, int]:
         """Running executions of scheduler ``owner``, per workflow."""
         ...
@@ -373,8 +369,8 @@ class Store(Protocol):
 
     def start_running(
         self, execution_id: int, owner: str | None, *, pid: int, host: str, manual_owner: str,
-        first_step: Callable[[str], str | None] | None = None,
-        version_of: Callable[[str], RunVersion] | None = None,
+        first_step: Callable[[str], str | None] | None = None, version_of: Callable[[str],
+        RunVersion] | None = None,
     ) -> tuple[Execution, StepRecord | None]:
         """:meth:`start_execution`, and in the same transaction the start of its first step, named
         by ``first_step(workflow)`` (None: no step record yet)."""

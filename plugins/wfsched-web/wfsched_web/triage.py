@@ -139,7 +139,7 @@ def schedulers(dashboard: Dashboard) -> list[dict[str, Any]]:
     (``live`` while its heartbeat is fresh, else ``dead``), slots and running count."""
     timeout = float(dashboard.settings.scheduler_option("heartbeat_timeout"))
     now = utcnow()
-    running = dashboard.store.running_by_scheduler()
+    running = dashboard.store.running_by_owner()
     rows = []
     for row in dashboard.store.list_schedulers(active_only=True, limit=100):
         age = (now - row.heartbeat_at).total_seconds()
