@@ -22,6 +22,8 @@ import pytest
 from helpers import TEST_CONFIG, Wfsched, wait_until
 from test_scheduler_once import max_overlap
 
+from wfsched_core.base.records import SchedulerRow, utcnow
+
 SERVERS = ["postgresql", "mariadb"]
 
 
@@ -269,7 +271,10 @@ def test_a_scheduler_never_ends_an_execution_another_took_over(
     try:
         tick_until(scheduler, lambda: wf.execution(execution_id).status.value == "running",
                    30, "the worker running")
-        # another scheduler took it over meanwhile (as after a heartbeat it missed)
+        # another scheduler, live on another host, took it over meanwhile (as after a
+        # heartbeat it missed); live, so recovery leaves its execution alone too
+        now = utcnow()
+        wf.store.register_scheduler(SchedulerRow("other", "elsewhere", 1, now, now, "test"))
         with wf.store.engine.begin() as conn:
             conn.exec_driver_sql("UPDATE workflow_executions SET claimed_by = 'other' "
                                  f"WHERE id = {int(execution_id)}")

@@ -112,7 +112,8 @@ def test_a_lost_host_fails_its_executions_and_they_run_again_on_the_other(
     wf.write_config("[workflows.mark]\nretries = 1\n")
     celery_hosts.start("host-a", concurrency=2)
     schedulers("--max-concurrent", "4")
-    ids = wf.trigger("mark", count=2, dir=work_dir, seconds=6)
+    gate = work_dir / "go"  # the first attempts run until it exists: until host-a is lost
+    ids = wf.trigger("mark", count=2, dir=work_dir, gate=gate)
     records = _records(wf, work_dir, "ran", 2)
     assert {r["host"] for r in records} == {"host-a"}
     celery_hosts.start("host-b", concurrency=2)
@@ -120,6 +121,7 @@ def test_a_lost_host_fails_its_executions_and_they_run_again_on_the_other(
     for execution_id in ids:
         execution = wf.wait_for_status(execution_id, "failed", timeout=60)
         assert execution.error == "worker lost: its heartbeat stopped", execution.error
+    gate.touch()  # the retries, on host-b, end at once
     retries = wait_until(
         lambda: [e for e in wf.store.list_executions(workflow="mark")
                  if e.retry_of in ids and e.status.value == "completed"] or None
