@@ -54,7 +54,10 @@ def _retry_of(events: list[dict[str, Any]], execution_id: int) -> int:
 
 
 def test_each_event_once_per_execution(wf: Wfsched, events_dir: Path, work_dir: Path) -> None:
-    wf.write_config("[workflows.hang]\ntimeout = 1\n")
+    # a budget above the scheduler's wait for its reports' events at exit: when that
+    # thread delivered the workers' events itself, beside the event queue's thread, a
+    # call could wait a whole budget for a plugin's lane and the exit dropped the rest
+    wf.write_config("notify_budget = 10\n[workflows.hang]\ntimeout = 1\n")
     (completed,) = wf.trigger("noop")
     (retried,) = wf.trigger("fail_then_pass", succeed_on=2, dir=work_dir)
     (crashed,) = wf.trigger("crash", dir=work_dir)

@@ -422,7 +422,8 @@ class WorkerReports:
         self._events.put(fire)
 
     def _deliver_events(self) -> None:
-        self.hooks.deliver_here()  # this thread is the events' queue already
+        # events go to the process's one event queue, as every other event does: two
+        # threads delivering to the same plugins raced for their lanes and lost events
         while True:
             fire = self._events.get()
             if fire is None:
