@@ -76,7 +76,17 @@ def hold_of(execution: Execution, now: datetime, soon: datetime,
         return f"not before {isoformat(not_before)} ({why})"
     if not_before is not None and not_before > now:
         return None
-    return execution.wait_reason or None
+    reason = execution.wait_reason
+    if reason and reason.startswith(_LIMIT_REASONS):
+        # a limit's hold written by an earlier claim: ``--once`` asks only when nothing
+        # runs anywhere, and a rate limit's window has passed, so the next claim takes it
+        return None
+    return reason or None
+
+
+# How the claim words the holds of a workflow's own limits (store/executions.py,
+# store/flow_gate.py), as opposed to an admission plugin's reasons.
+_LIMIT_REASONS = ("concurrency limit", "concurrency key", "rate limit")
 
 
 def waiting_for_approval(store: Store) -> list[tuple[int, str, str]]:
