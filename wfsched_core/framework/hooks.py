@@ -13,7 +13,6 @@ as a hand-over to a thread was a measurable share of a short execution's cost (i
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -57,7 +56,6 @@ class PluginHooks:
         # the firing code waits for the hand-over at most HANDOFF (or the budget if less)
         self.events = EventQueue(self._deliver, exit_bound=self.budget + 1.0,
                                  handoff=min(HANDOFF, self.budget))
-        self._here = threading.local()
 
     # configuration
     def configure(self) -> None:
@@ -219,12 +217,6 @@ class PluginHooks:
                                "detail": f"{type(exc).__name__}: {exc}"})
         return report
 
-    def deliver_here(self) -> None:
-        """Deliver the events this thread fires in this thread, not through the queue: for
-        a thread that exists to deliver events (the scheduler's reports thread hands them
-        to one), where the queue's hand-over would only add a thread switch per event."""
-        self._here.active = True
-
     def flush(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for this process's queued events to be delivered;
         return how many are still waiting (0 when all were)."""
@@ -237,7 +229,7 @@ class PluginHooks:
             self._only_builtins = not any(
                 is_third_party(impl) for name in LIFECYCLE_HOOKS
                 for impl in getattr(self.pm.hook, name).get_hookimpls())
-        if self._only_builtins or getattr(self._here, "active", False):
+        if self._only_builtins:
             self._deliver(hook_name, kwargs)  # no hand-over to pay (issue 8)
         else:
             self.events.put(hook_name, kwargs)
